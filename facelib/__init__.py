@@ -1,0 +1,10 @@
+"""facelib: shared library for occlusion-robust face detectors on Detectron2.
+
+Importing facelib installs the ``detectron2._C`` stand-in when no compiled one exists
+(see :mod:`facelib.d2compat`), so ``detectron2.evaluation`` and ``detectron2.engine`` import.
+"""
+from . import d2compat as _d2compat
+
+USING_D2_STANDIN = _d2compat.install()
+
+__version__ = "0.1.0"

@@ -1,0 +1,89 @@
+"""Config keys shared by every facelib detector: ``add_facelib_config(cfg)``.
+
+Method projects add their own subtree (``add_fan_config`` etc.) on top of this one.
+Every key carries a comment naming where its default comes from.
+"""
+from detectron2.config import CfgNode as CN
+
+
+def add_facelib_config(cfg):
+    """Add the ``INPUT.FACE_AUG``, ``DATASETS.FACELIB`` and ``TEST.WIDER`` keys to ``cfg`` in place."""
+    _C = cfg
+
+    # ---------------------------------------------------------------- data augmentation
+    _C.INPUT.FACE_AUG = CN()
+    # Ordered names of the training augmentations (see facelib/data/transforms/build.py).
+    # Known: "photometric", "expand", "random_square_crop", "two_patch_crop",
+    # "data_anchor_sampling", "sse", "flip", "resize_square", "resize_shortest_edge".
+    _C.INPUT.FACE_AUG.TRAIN = ["photometric", "expand", "random_square_crop", "flip", "resize_square"]
+    # Test-time (single scale) resizing: "resize_shortest_edge" uses INPUT.MIN/MAX_SIZE_TEST,
+    # "resize_square" uses INPUT.FACE_AUG.RESIZE_SQUARE.SIZE, "none" keeps the original size.
+    _C.INPUT.FACE_AUG.TEST = "resize_shortest_edge"
+
+    # SSD photometric distortion (Liu et al., SSD, Sec. 3 "Data augmentation"; used by FAN Sec. 3.2.3,
+    # RefineFace Sec. 4.1, MogFace, DF2S2): brightness, contrast, saturation, hue, each with prob. 0.5.
+    _C.INPUT.FACE_AUG.PHOTOMETRIC = CN()
+    _C.INPUT.FACE_AUG.PHOTOMETRIC.BRIGHTNESS_DELTA = 32.0
+    _C.INPUT.FACE_AUG.PHOTOMETRIC.CONTRAST_RANGE = (0.5, 1.5)
+    _C.INPUT.FACE_AUG.PHOTOMETRIC.SATURATION_RANGE = (0.5, 1.5)
+    _C.INPUT.FACE_AUG.PHOTOMETRIC.HUE_DELTA = 18.0
+    _C.INPUT.FACE_AUG.PHOTOMETRIC.PROB = 0.5
+
+    # Zoom-out "expand" (SSD): place the image on a canvas ratio x its size filled with the pixel
+    # mean (MODEL.PIXEL_MEAN), ratio uniform in RATIO_RANGE, applied with probability PROB.
+    _C.INPUT.FACE_AUG.EXPAND = CN()
+    _C.INPUT.FACE_AUG.EXPAND.RATIO_RANGE = (1.0, 2.0)
+    _C.INPUT.FACE_AUG.EXPAND.PROB = 0.5
+
+    # FAN random square crop (Wang et al., FAN Sec. 3.2.3): side uniform in SCALE_RANGE x short side;
+    # the overlapping part of every box whose centre lies in the crop is kept.
+    _C.INPUT.FACE_AUG.SQUARE_CROP = CN()
+    _C.INPUT.FACE_AUG.SQUARE_CROP.SCALE_RANGE = (0.3, 1.0)
+    _C.INPUT.FACE_AUG.SQUARE_CROP.MAX_TRIES = 50
+
+    # RefineFace / SRN two-patch square crop (Zhang et al., RefineFace Sec. 4.1): one square patch of
+    # the short side, or one of a random SCALE_RANGE fraction of it, each chosen with prob. 0.5.
+    _C.INPUT.FACE_AUG.TWO_PATCH_CROP = CN()
+    _C.INPUT.FACE_AUG.TWO_PATCH_CROP.SCALE_RANGE = (0.3, 1.0)
+    _C.INPUT.FACE_AUG.TWO_PATCH_CROP.MAX_TRIES = 50
+
+    # Data-anchor-sampling (Tang et al., PyramidBox Sec. 3.4): rescale the image so that a random
+    # face matches a randomly chosen smaller-or-neighbouring anchor scale.
+    _C.INPUT.FACE_AUG.DAS = CN()
+    _C.INPUT.FACE_AUG.DAS.ANCHOR_SIZES = (16, 32, 64, 128, 256, 512)
+    _C.INPUT.FACE_AUG.DAS.PROB = 0.5
+    _C.INPUT.FACE_AUG.DAS.CROP_SIZE = 640
+
+    # MogFace Selective Scale Enhancement (Liu et al., MogFace Sec. 3.1): rescale so that a random
+    # face lands on a pyramid level chosen to balance the positives per level.
+    _C.INPUT.FACE_AUG.SSE = CN()
+    _C.INPUT.FACE_AUG.SSE.ANCHOR_SIZES = (16, 32, 64, 128, 256, 512)
+    _C.INPUT.FACE_AUG.SSE.CROP_SIZE = 640
+    _C.INPUT.FACE_AUG.SSE.PROB = 1.0
+
+    _C.INPUT.FACE_AUG.FLIP_PROB = 0.5
+    # Final square resize of the training crop (FAN / RefineFace / MogFace train at 640 or 1024).
+    _C.INPUT.FACE_AUG.RESIZE_SQUARE = CN()
+    _C.INPUT.FACE_AUG.RESIZE_SQUARE.SIZE = 640
+    # Faces smaller than this (either side, pixels, after augmentation) are removed from the
+    # training targets; the mapper counts them (never silently).
+    _C.INPUT.FACE_AUG.MIN_FACE_SIZE = 1.0
+    # Load per-image occlusion masks (``occlusion_mask_file``) into ``dataset_dict["occlusion_mask"]``.
+    _C.INPUT.FACE_AUG.LOAD_OCCLUSION_MASK = False
+
+    # ---------------------------------------------------------------- datasets
+    _C.DATASETS.FACELIB = CN()
+    # Root of the face datasets; "" = $FACELIB_DATASETS or ./datasets (like DETECTRON2_DATASETS).
+    _C.DATASETS.FACELIB.ROOT = ""
+
+    # ---------------------------------------------------------------- evaluation
+    _C.TEST.WIDER = CN()
+    # "official": the Matlab tool's rounded integer IoU (see facelib/evaluation/wider_face_protocol.py);
+    # "float": the float IoU of the public Python ports.
+    _C.TEST.WIDER.IOU_MODE = "official"
+    _C.TEST.WIDER.IOU_THRESHOLD = 0.5
+    _C.TEST.WIDER.NUM_THRESHOLDS = 1000
+    # Write the official submission layout and PR-curve PNGs to OUTPUT_DIR/inference/<dataset>/.
+    _C.TEST.WIDER.WRITE_SUBMISSION = True
+    # Detections kept per image for evaluation (WIDER submissions keep up to a few thousand).
+    _C.TEST.DETECTIONS_PER_IMAGE = 750
