@@ -1,0 +1,163 @@
+"""Helpers shared by the facelib dataset loaders (see ``docs/data_format.md``).
+
+- :class:`DatasetFormatError`: a malformed annotation file, carrying the file and line.
+- :func:`make_face_annotation`: one face annotation dict in the detectron2 / facelib layout.
+- :func:`drop_degenerate_boxes`: remove boxes with ``w <= 0`` or ``h <= 0`` and log how many.
+- :func:`check_root` / :func:`check_file`: clear errors naming the expected layout.
+- :func:`read_image_size`: ``(height, width)`` from the image header, without decoding pixels.
+- :func:`attach_image_sizes`: fill ``height`` / ``width`` of the dataset dicts from the headers.
+- :func:`clip_xywh`: clip a box to the image.
+"""
+import logging
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from detectron2.structures import BoxMode
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DatasetFormatError",
+    "make_face_annotation",
+    "drop_degenerate_boxes",
+    "check_root",
+    "check_file",
+    "read_image_size",
+    "clip_xywh",
+    "attach_image_sizes",
+]
+
+
+class DatasetFormatError(ValueError):
+    """A malformed annotation file. ``file`` and ``line`` (1-based, or ``None`` for binary files
+    such as ``.mat``) locate the problem; ``str(err)`` reads ``"<file>:<line>: <message>"``."""
+
+    def __init__(self, message: str, file: Optional[str] = None, line: Optional[int] = None):
+        self.file = file
+        self.line = line
+        self.message = message
+        where = ""
+        if file is not None:
+            where = f"{file}:{line}: " if line is not None else f"{file}: "
+        super().__init__(where + message)
+
+
+def make_face_annotation(
+    bbox: Sequence[float],
+    ignore: int = 0,
+    masked: Optional[bool] = None,
+    occluded: Optional[bool] = None,
+    attributes: Optional[Dict] = None,
+) -> Dict:
+    """One face in the layout of ``docs/data_format.md``: ``bbox`` is ``[x, y, w, h]`` absolute
+    pixels (``BoxMode.XYWH_ABS``), ``category_id`` 0, ``iscrowd`` 0. ``masked`` / ``occluded`` /
+    ``attributes`` are only written when given."""
+    if len(bbox) != 4:
+        raise ValueError(f"bbox must have 4 numbers [x, y, w, h], got {list(bbox)}")
+    ann = {
+        "bbox": [float(v) for v in bbox],
+        "bbox_mode": BoxMode.XYWH_ABS,
+        "category_id": 0,
+        "iscrowd": 0,
+        "ignore": int(bool(ignore)),
+    }
+    if masked is not None:
+        ann["masked"] = bool(masked)
+    if occluded is not None:
+        ann["occluded"] = bool(occluded)
+    if attributes is not None:
+        ann["attributes"] = attributes
+    return ann
+
+
+def drop_degenerate_boxes(dataset_dicts: List[Dict], dataset_name: str) -> int:
+    """Remove, in place, every annotation whose box has ``w <= 0`` or ``h <= 0``; log the number
+    removed at WARNING level with ``dataset_name`` (the contract: nothing is dropped silently).
+    Returns the number removed."""
+    dropped = 0
+    total = 0
+    for d in dataset_dicts:
+        anns = d.get("annotations", [])
+        total += len(anns)
+        kept = [a for a in anns if a["bbox"][2] > 0 and a["bbox"][3] > 0]
+        dropped += len(anns) - len(kept)
+        d["annotations"] = kept
+    if dropped:
+        logger.warning(
+            "Dataset '%s': dropped %d of %d face boxes with w <= 0 or h <= 0 (degenerate).",
+            dataset_name, dropped, total,
+        )
+    return dropped
+
+
+def check_root(path: str, dataset_name: str, layout: str) -> None:
+    """Raise ``FileNotFoundError`` naming the expected ``layout`` if the folder ``path`` is missing."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"Dataset '{dataset_name}': folder '{path}' does not exist. Expected layout:\n{layout}\n"
+            "(set FACELIB_DATASETS or DATASETS.FACELIB.ROOT to the folder holding the datasets)."
+        )
+
+
+def check_file(path: str, dataset_name: str, layout: str) -> None:
+    """Raise ``FileNotFoundError`` naming the expected ``layout`` if the file ``path`` is missing."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Dataset '{dataset_name}': file '{path}' does not exist. Expected layout:\n{layout}"
+        )
+
+
+def read_image_size(path: str) -> Tuple[int, int]:
+    """``(height, width)`` of the image at ``path`` read from its header only (PIL opens lazily and
+    does not decode pixels); falls back to OpenCV for formats PIL cannot identify."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+        return int(height), int(width)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Image file not found: '{path}'") from None
+    except (UnidentifiedImageError, OSError) as e:
+        import cv2
+
+        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise OSError(f"Cannot read image file '{path}': {e}") from e
+        return int(img.shape[0]), int(img.shape[1])
+
+
+def clip_xywh(bbox: Sequence[float], height: int, width: int) -> List[float]:
+    """Clip an ``[x, y, w, h]`` box to the image ``[0, width] x [0, height]``; the result may have
+    ``w <= 0`` / ``h <= 0`` if the box lies outside (then it is dropped as degenerate, and counted)."""
+    x0 = min(max(bbox[0], 0.0), width)
+    y0 = min(max(bbox[1], 0.0), height)
+    x1 = min(max(bbox[0] + bbox[2], 0.0), width)
+    y1 = min(max(bbox[1] + bbox[3], 0.0), height)
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
+
+
+def attach_image_sizes(
+    dataset_dicts: List[Dict], images_dir: str, dataset_name: str, layout: str, require_images: bool
+) -> bool:
+    """Fill ``height`` / ``width`` of every dict from its image header.
+
+    If the folder ``images_dir`` is missing: with ``require_images`` raise ``FileNotFoundError``
+    naming the expected ``layout``; without it, log that the sizes are left out and return False
+    (annotation-only parsing, e.g. for statistics). A single missing image file is always an error
+    naming its path. Returns True when the sizes were filled.
+    """
+    if not os.path.isdir(images_dir):
+        if require_images:
+            raise FileNotFoundError(
+                f"Dataset '{dataset_name}': image folder '{images_dir}' does not exist. "
+                f"Expected layout:\n{layout}"
+            )
+        logger.warning(
+            "Dataset '%s': image folder '%s' is missing; loading annotations only "
+            "(no 'height'/'width' in the dataset dicts).", dataset_name, images_dir,
+        )
+        return False
+    for d in dataset_dicts:
+        d["height"], d["width"] = read_image_size(d["file_name"])
+    return True
