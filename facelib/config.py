@@ -4,6 +4,37 @@ Method projects add their own subtree (``add_fan_config`` etc.) on top of this o
 Every key carries a comment naming where its default comes from.
 """
 from detectron2.config import CfgNode as CN
+from detectron2.config import get_cfg
+
+_CONFIG_EXTENSIONS = []
+
+
+def register_config_extension(fn):
+    """Register an ``add_<project>_config(cfg)`` so :func:`get_face_cfg` applies it. Projects call
+    this at import; returns ``fn`` so it can decorate. Registering the same function twice is a no-op."""
+    if fn not in _CONFIG_EXTENSIONS:
+        _CONFIG_EXTENSIONS.append(fn)
+    return fn
+
+
+def get_face_cfg():
+    """detectron2's default config + facelib's keys + every registered project's keys.
+
+    Imports ``facelib.modeling`` (backbones, heads) and ``projects`` (every method package) first, so
+    any facelib YAML config merges into the result.
+    """
+    import facelib.modeling  # noqa: F401  (registers backbones / meta-archs and their config keys)
+
+    try:
+        import projects  # noqa: F401  (each project registers its add_<project>_config)
+    except ImportError as e:  # only a missing top-level package is tolerated
+        if e.name != "projects":
+            raise
+    cfg = get_cfg()
+    add_facelib_config(cfg)
+    for fn in _CONFIG_EXTENSIONS:
+        fn(cfg)
+    return cfg
 
 
 def add_facelib_config(cfg):

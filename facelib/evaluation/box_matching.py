@@ -33,6 +33,8 @@ __all__ = [
     "match_image",
     "precision_recall",
     "average_precision",
+    "load_gt_faces",
+    "align_predictions",
 ]
 
 
@@ -192,3 +194,67 @@ def average_precision(matches):
     if num_pos == 0:
         return float("nan"), recall, precision
     return voc_ap(recall, precision), recall, precision
+
+
+def load_gt_faces(dataset_name: str):
+    """Ground truth of a registered dataset: ``{image_id: dict}`` with
+
+    ``boxes`` ``(G, 4)`` XYWH float64, ``ignore`` / ``masked`` ``(G,)`` bool, ``attributes``
+    (list of dicts), ``height`` / ``width`` (None when absent). Annotations in any ``bbox_mode``
+    are converted to ``XYWH_ABS``; ``iscrowd`` faces count as ignored.
+    """
+    from detectron2.data import DatasetCatalog
+    from detectron2.structures import BoxMode
+
+    gt = {}
+    for d in DatasetCatalog.get(dataset_name):
+        anns = d.get("annotations", []) or []
+        boxes = np.zeros((len(anns), 4), dtype=np.float64)
+        ignore = np.zeros(len(anns), dtype=bool)
+        masked = np.zeros(len(anns), dtype=bool)
+        attrs = []
+        for i, a in enumerate(anns):
+            mode = a.get("bbox_mode", BoxMode.XYWH_ABS)
+            boxes[i] = BoxMode.convert(list(a["bbox"]), mode, BoxMode.XYWH_ABS)
+            ignore[i] = bool(a.get("ignore", 0)) or bool(a.get("iscrowd", 0))
+            masked[i] = bool(a.get("masked", False))
+            attrs.append(a.get("attributes") or {})
+        image_id = d.get("image_id", d.get("file_name"))
+        if image_id in gt:
+            raise ValueError(f"dataset {dataset_name!r} has the image_id {image_id!r} twice")
+        gt[image_id] = {
+            "boxes": boxes,
+            "ignore": ignore,
+            "masked": masked,
+            "attributes": attrs,
+            "height": d.get("height"),
+            "width": d.get("width"),
+        }
+    return gt
+
+
+def align_predictions(gt, predictions, logger=None, dataset_name=""):
+    """Yield ``(image_id, gt_record, boxes_xywh, scores)`` for every ground-truth image.
+
+    Images without predictions get zero detections (their faces stay missed); predictions for
+    images unknown to the dataset are left out. Both counts are logged at WARNING level.
+    """
+    empty_boxes = np.zeros((0, 4), dtype=np.float64)
+    empty_scores = np.zeros(0, dtype=np.float64)
+    missing = [k for k in gt if k not in predictions]
+    extra = [k for k in predictions if k not in gt]
+    if logger is not None and missing:
+        logger.warning(
+            f"{dataset_name}: {len(missing)} of {len(gt)} images have no predictions; "
+            "they count as images with zero detections"
+        )
+    if logger is not None and extra:
+        logger.warning(f"{dataset_name}: {len(extra)} predicted images are not in the dataset; left out")
+    for image_id, rec in gt.items():
+        if image_id in predictions:
+            boxes, scores = predictions[image_id]
+            boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+            scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        else:
+            boxes, scores = empty_boxes, empty_scores
+        yield image_id, rec, boxes, scores

@@ -1,0 +1,304 @@
+"""WIDER FACE (Yang et al., "WIDER FACE: A Face Detection Benchmark", CVPR 2016) loader.
+
+Layout (the official release; ``<dataset_dir>`` is ``<root>/widerface`` or ``<root>/widerface_val200``)::
+
+    <dataset_dir>/WIDER_{train,val,test}/images/<event>/<name>.jpg
+    <dataset_dir>/wider_face_split/wider_face_{train,val}_bbx_gt.txt   (preferred when present)
+    <dataset_dir>/wider_face_split/wider_face_{train,val}.mat          (used otherwise)
+    <dataset_dir>/wider_face_split/wider_face_test_filelist.txt        (test; else wider_face_test.mat)
+    <dataset_dir>/eval_tools/ground_truth/wider_face_val.mat, wider_{easy,medium,hard}_val.mat
+
+Official text format (``wider_face_split/readme.txt``), one block per image::
+
+    <event>/<name>.jpg
+    <number of faces N>
+    x1 y1 w h blur expression illumination invalid occlusion pose      (N lines)
+
+An image without faces is written as ``N = 0`` followed by one all-zero placeholder line, which is
+consumed and yields no face (a count 0 directly followed by the next path is accepted too).
+
+``.mat`` format: ``event_list`` (E x 1 cells of event names), ``file_list`` (per event, cells of
+names without ``.jpg``), ``face_bbx_list`` (per event, per image an N x 4 ``[x1 y1 w h]`` array) and
+``blur_label_list``, ``expression_label_list``, ``illumination_label_list``,
+``invalid_label_list``, ``occlusion_label_list``, ``pose_label_list`` (per event, per image N x 1).
+The ``.mat`` files write a face-less image as a single all-zero box with all-zero labels; that
+placeholder is dropped like the text one. The test ``.mat`` holds only ``event_list``/``file_list``.
+
+Each face keeps ``attributes = {blur, expression, illumination, invalid, occlusion, pose}``,
+``ignore = invalid``, ``occluded = occlusion > 0``. ``image_id`` is ``"<event>/<name>"`` (the
+official submission layout). The test split has no ground truth, so its dicts have no
+``annotations`` key.
+"""
+import logging
+import os
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .common import (
+    DatasetFormatError,
+    attach_image_sizes,
+    check_root,
+    drop_degenerate_boxes,
+    make_face_annotation,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "WIDER_ATTRIBUTES",
+    "WIDER_FACE_LAYOUT",
+    "parse_wider_face_txt",
+    "parse_wider_face_mat",
+    "parse_wider_face_filelist",
+    "load_wider_face",
+    "wider_face_annotation_file",
+]
+
+# Column order of the official text file after the box (readme.txt of wider_face_split).
+WIDER_ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
+
+WIDER_FACE_LAYOUT = """\
+  <dataset_dir>/WIDER_{train,val,test}/images/<event>/<name>.jpg
+  <dataset_dir>/wider_face_split/wider_face_{train,val}_bbx_gt.txt  (or wider_face_{train,val}.mat)
+  <dataset_dir>/wider_face_split/wider_face_test_filelist.txt       (or wider_face_test.mat)
+  <dataset_dir>/eval_tools/ground_truth/wider_{face,easy,medium,hard}_val.mat   (optional)"""
+
+# One parsed image: (relative path "<event>/<name>.jpg", (N, 10) float array or None for test).
+WiderRecord = Tuple[str, Optional[np.ndarray]]
+
+
+def _parse_numbers(tokens: List[str], path: str, lineno: int) -> List[float]:
+    try:
+        return [float(t) for t in tokens]
+    except ValueError:
+        raise DatasetFormatError(
+            f"expected numbers, got {' '.join(tokens)!r}", file=path, line=lineno
+        ) from None
+
+
+def parse_wider_face_txt(path: str) -> List[WiderRecord]:
+    """Parse an official ``wider_face_*_bbx_gt.txt`` into ``[(rel_path, faces)]`` where ``faces`` is
+    an ``(N, 10)`` array of ``x1 y1 w h blur expression illumination invalid occlusion pose``.
+    Raises :class:`DatasetFormatError` (file and 1-based line) on malformed input."""
+    try:
+        with open(path, "r") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise OSError(f"Cannot read WIDER FACE annotation file '{path}': {e}") from e
+
+    records: List[WiderRecord] = []
+    i, n = 0, len(lines)
+    while i < n:
+        if not lines[i].strip():
+            i += 1
+            continue
+        path_tokens = lines[i].split()
+        if len(path_tokens) != 1 or "/" not in path_tokens[0]:
+            raise DatasetFormatError(
+                f"expected an image path '<event>/<name>.jpg', got {lines[i]!r}", file=path, line=i + 1
+            )
+        rel = path_tokens[0]
+        if i + 1 >= n:
+            raise DatasetFormatError(f"missing face count after {rel!r}", file=path, line=i + 2)
+        count_tokens = lines[i + 1].split()
+        if len(count_tokens) != 1 or not count_tokens[0].isdigit():
+            raise DatasetFormatError(
+                f"expected the number of faces of {rel!r}, got {lines[i + 1]!r}", file=path, line=i + 2
+            )
+        count = int(count_tokens[0])
+        i += 2
+        rows = []
+        for _ in range(count):
+            if i >= n:
+                raise DatasetFormatError(
+                    f"file ends inside the {count} face lines of {rel!r}", file=path, line=i + 1
+                )
+            tokens = lines[i].split()
+            if len(tokens) != 10:
+                raise DatasetFormatError(
+                    f"expected 10 values 'x1 y1 w h blur expression illumination invalid occlusion "
+                    f"pose' for a face of {rel!r}, got {len(tokens)}: {lines[i]!r}",
+                    file=path, line=i + 1,
+                )
+            rows.append(_parse_numbers(tokens, path, i + 1))
+            i += 1
+        if count == 0 and i < n:
+            # The official placeholder for a face-less image: one all-zero face line.
+            tokens = lines[i].split()
+            if len(tokens) == 10:
+                values = _parse_numbers(tokens, path, i + 1)
+                if any(values):
+                    raise DatasetFormatError(
+                        f"image {rel!r} has 0 faces but is followed by a non-zero face line",
+                        file=path, line=i + 1,
+                    )
+                i += 1
+        records.append((rel, np.asarray(rows, dtype=np.float64).reshape(-1, 10)))
+    return records
+
+
+def parse_wider_face_filelist(path: str) -> List[WiderRecord]:
+    """Parse ``wider_face_test_filelist.txt`` (one ``<event>/<name>.jpg`` per line)."""
+    records: List[WiderRecord] = []
+    with open(path, "r") as f:
+        for lineno, line in enumerate(f, start=1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            if len(tokens) != 1 or "/" not in tokens[0]:
+                raise DatasetFormatError(
+                    f"expected an image path '<event>/<name>.jpg', got {line.rstrip()!r}",
+                    file=path, line=lineno,
+                )
+            records.append((tokens[0], None))
+    return records
+
+
+def _mat_str(cell) -> str:
+    """A MATLAB char cell as loaded by scipy (nested 1-element arrays) -> str."""
+    a = cell
+    while isinstance(a, np.ndarray):
+        if a.size != 1:
+            if a.dtype.kind == "U":
+                return "".join(a.ravel().tolist())
+            raise ValueError(f"expected a string cell, got an array of shape {a.shape}")
+        a = a.ravel()[0]
+    return str(a)
+
+
+def parse_wider_face_mat(path: str) -> List[WiderRecord]:
+    """Parse an official ``wider_face_{train,val,test}.mat`` into the same records as
+    :func:`parse_wider_face_txt` (``faces`` is ``None`` for the test file, which has no boxes).
+    Errors name the file and the event/image index (``.mat`` has no lines)."""
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(path)
+    except Exception as e:  # scipy raises several types for corrupt files
+        raise OSError(f"Cannot read WIDER FACE .mat file '{path}': {e}") from e
+    for key in ("event_list", "file_list"):
+        if key not in mat:
+            raise DatasetFormatError(f"missing variable '{key}'", file=path)
+    has_boxes = "face_bbx_list" in mat
+    label_keys = [f"{a}_label_list" for a in WIDER_ATTRIBUTES]
+    if has_boxes:
+        missing = [k for k in label_keys if k not in mat]
+        if missing:
+            raise DatasetFormatError(f"missing variables {missing}", file=path)
+
+    events = mat["event_list"].ravel()
+    file_lists = mat["file_list"].ravel()
+    if len(file_lists) != len(events):
+        raise DatasetFormatError(
+            f"event_list has {len(events)} events but file_list has {len(file_lists)}", file=path
+        )
+    records: List[WiderRecord] = []
+    for e, event_cell in enumerate(events):
+        event = _mat_str(event_cell)
+        names = [_mat_str(c) for c in file_lists[e].ravel()]
+        if not has_boxes:
+            records.extend((f"{event}/{name}.jpg", None) for name in names)
+            continue
+        boxes = mat["face_bbx_list"].ravel()[e].ravel()
+        labels = [mat[k].ravel()[e].ravel() for k in label_keys]
+        if len(boxes) != len(names) or any(len(lab) != len(names) for lab in labels):
+            raise DatasetFormatError(
+                f"event {e + 1} ({event}): file_list, face_bbx_list and the label lists differ in length",
+                file=path,
+            )
+        for j, name in enumerate(names):
+            b = np.asarray(boxes[j], dtype=np.float64)
+            if b.size == 0:
+                b = b.reshape(0, 4)
+            if b.ndim != 2 or b.shape[1] != 4:
+                raise DatasetFormatError(
+                    f"event {e + 1} ({event}), image {j + 1} ({name}): face_bbx_list entry has shape "
+                    f"{b.shape}, expected N x 4", file=path,
+                )
+            cols = []
+            for key, lab in zip(label_keys, labels):
+                v = np.asarray(lab[j], dtype=np.float64).reshape(-1)
+                if v.size != b.shape[0]:
+                    raise DatasetFormatError(
+                        f"event {e + 1} ({event}), image {j + 1} ({name}): {key} has {v.size} values "
+                        f"for {b.shape[0]} boxes", file=path,
+                    )
+                cols.append(v[:, None])
+            rows = np.concatenate([b] + cols, axis=1) if b.shape[0] else np.zeros((0, 10))
+            if rows.shape[0] == 1 and not rows.any():
+                rows = np.zeros((0, 10))  # the face-less placeholder
+            records.append((f"{event}/{name}.jpg", rows))
+    return records
+
+
+def wider_face_annotation_file(dataset_dir: str, split: str) -> str:
+    """The annotation file used for ``split``: the ``.txt`` when present, else the ``.mat``."""
+    split_dir = os.path.join(dataset_dir, "wider_face_split")
+    if split == "test":
+        candidates = ["wider_face_test_filelist.txt", "wider_face_test.mat"]
+    else:
+        candidates = [f"wider_face_{split}_bbx_gt.txt", f"wider_face_{split}.mat"]
+    for c in candidates:
+        p = os.path.join(split_dir, c)
+        if os.path.isfile(p):
+            return p
+    raise FileNotFoundError(
+        f"WIDER FACE {split}: none of {candidates} found in '{split_dir}'. Expected layout:\n"
+        f"{WIDER_FACE_LAYOUT}"
+    )
+
+
+def load_wider_face(
+    dataset_dir: str,
+    split: str,
+    dataset_name: Optional[str] = None,
+    require_images: bool = True,
+) -> List[Dict]:
+    """Load WIDER FACE ``split`` ("train", "val" or "test") from ``dataset_dir`` (layout in the
+    module docstring) as detectron2 dataset dicts.
+
+    ``height``/``width`` come from the image headers; if ``WIDER_<split>/images`` is missing this
+    raises ``FileNotFoundError`` naming the layout, unless ``require_images=False`` (annotations
+    only, no sizes). Degenerate boxes are dropped and counted in a WARNING.
+    """
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"WIDER FACE split must be 'train', 'val' or 'test', got {split!r}")
+    name = dataset_name or f"widerface_{split}"
+    check_root(dataset_dir, name, WIDER_FACE_LAYOUT)
+    ann_file = wider_face_annotation_file(dataset_dir, split)
+    if ann_file.endswith(".mat"):
+        records = parse_wider_face_mat(ann_file)
+    elif split == "test":
+        records = parse_wider_face_filelist(ann_file)
+    else:
+        records = parse_wider_face_txt(ann_file)
+
+    images_dir = os.path.join(dataset_dir, f"WIDER_{split}", "images")
+    dicts = []
+    for rel, faces in records:
+        event = rel.split("/")[0]
+        stem = rel[: -len(".jpg")] if rel.lower().endswith(".jpg") else os.path.splitext(rel)[0]
+        d = {
+            "file_name": os.path.join(images_dir, rel),
+            "image_id": stem,
+            "event": event,
+        }
+        if faces is not None:
+            anns = []
+            for row in faces:
+                attrs = {k: int(v) for k, v in zip(WIDER_ATTRIBUTES, row[4:])}
+                anns.append(
+                    make_face_annotation(
+                        row[:4],
+                        ignore=attrs["invalid"],
+                        occluded=attrs["occlusion"] > 0,
+                        attributes=attrs,
+                    )
+                )
+            d["annotations"] = anns
+        dicts.append(d)
+    logger.info("Loaded %d images of '%s' from %s", len(dicts), name, ann_file)
+    drop_degenerate_boxes(dicts, name)
+    attach_image_sizes(dicts, images_dir, name, WIDER_FACE_LAYOUT, require_images)
+    return dicts

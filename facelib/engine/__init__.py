@@ -1,0 +1,3 @@
+from .trainer import FaceTrainer, setup_face_cfg
+
+__all__ = ["FaceTrainer", "setup_face_cfg"]

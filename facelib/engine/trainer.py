@@ -1,0 +1,62 @@
+"""``FaceTrainer``: detectron2's ``DefaultTrainer`` with facelib's data mapper, evaluators and TTA."""
+import logging
+import os
+from collections import OrderedDict
+
+from detectron2.data import build_detection_test_loader, build_detection_train_loader
+from detectron2.engine import DefaultTrainer, default_setup
+from detectron2.evaluation import verify_results
+
+from facelib.config import get_face_cfg
+from facelib.data import register_all_facelib_datasets
+from facelib.data.mapper import FaceDatasetMapper
+from facelib.evaluation.build import build_face_evaluator
+
+
+def setup_face_cfg(args):
+    """Build the frozen config of a run from ``--config-file`` and ``opts`` (detectron2's
+    ``default_argument_parser``), registering the datasets and calling ``default_setup``."""
+    register_all_facelib_datasets()
+    cfg = get_face_cfg()
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.freeze()
+    default_setup(cfg, args)
+    return cfg
+
+
+class FaceTrainer(DefaultTrainer):
+    """Training / evaluation loop of every facelib detector (detectron2's ``DefaultTrainer``)."""
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        return build_detection_train_loader(cfg, mapper=FaceDatasetMapper(cfg, is_train=True))
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        return build_detection_test_loader(cfg, dataset_name, mapper=FaceDatasetMapper(cfg, is_train=False))
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        if output_folder is None:
+            output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        return build_face_evaluator(cfg, dataset_name, output_folder)
+
+    @classmethod
+    def test_with_TTA(cls, cfg, model):
+        """Evaluate with the shared multi-scale / flip test-time augmentation (``TEST.FACE_TTA``)."""
+        from facelib.modeling.tta import FaceDetectorWithTTA
+
+        logging.getLogger(__name__).info("Running inference with test-time augmentation ...")
+        model = FaceDetectorWithTTA(cfg, model)
+        evaluators = [
+            cls.build_evaluator(cfg, name, output_folder=os.path.join(cfg.OUTPUT_DIR, "inference_TTA", name))
+            for name in cfg.DATASETS.TEST
+        ]
+        res = cls.test(cfg, model, evaluators)
+        return OrderedDict({k + "_TTA": v for k, v in res.items()})
+
+    @classmethod
+    def verify(cls, cfg, results):
+        if results and cfg.TEST.EXPECTED_RESULTS:
+            verify_results(cfg, results)

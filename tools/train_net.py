@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Train or evaluate any facelib detector (every project package is imported, so any config works).
+
+    python tools/train_net.py --config-file configs/retinaface_R18.yaml
+    python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth [--tta]
+    python tools/train_net.py --config-file CFG --resume          # continue from OUTPUT_DIR/last_checkpoint
+Runs on CPU (MODEL.DEVICE cpu) or GPU; --num-gpus N for several GPUs.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import facelib  # noqa: E402,F401  (detectron2._C stand-in before detectron2.engine)
+from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
+from detectron2.engine import default_argument_parser, hooks, launch  # noqa: E402
+from detectron2.utils import comm  # noqa: E402
+
+from facelib.engine import FaceTrainer, setup_face_cfg  # noqa: E402
+
+
+def main(args):
+    cfg = setup_face_cfg(args)
+    if args.eval_only:
+        model = FaceTrainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        res = FaceTrainer.test(cfg, model)
+        if args.tta or cfg.TEST.FACE_TTA.ENABLED:
+            res.update(FaceTrainer.test_with_TTA(cfg, model))
+        if comm.is_main_process():
+            FaceTrainer.verify(cfg, res)
+        return res
+
+    trainer = FaceTrainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    if args.tta or cfg.TEST.FACE_TTA.ENABLED:
+        trainer.register_hooks(
+            [hooks.EvalHook(0, lambda: FaceTrainer.test_with_TTA(cfg, trainer.model))]
+        )
+    return trainer.train()
+
+
+def build_parser():
+    parser = default_argument_parser()
+    parser.add_argument("--tta", action="store_true", help="also evaluate with test-time augmentation")
+    return parser
+
+
+if __name__ == "__main__":
+    args = build_parser().parse_args()
+    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(args,))
