@@ -16,11 +16,11 @@ from facelib.evaluation.build import build_face_evaluator
 def setup_face_cfg(args):
     """Build the frozen config of a run from ``--config-file`` and ``opts`` (detectron2's
     ``default_argument_parser``), registering the datasets and calling ``default_setup``."""
-    register_all_facelib_datasets()
     cfg = get_face_cfg()
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
     cfg.freeze()
+    register_all_facelib_datasets(cfg.DATASETS.FACELIB.ROOT or None)
     default_setup(cfg, args)
     return cfg
 

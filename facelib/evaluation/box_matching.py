@@ -116,7 +116,9 @@ def match_image(
     if iou is None:
         iou = pairwise_iou(det_boxes, gt_boxes, plus_one=plus_one)
     else:
-        iou = np.asarray(iou, dtype=np.float64).reshape(num_det, -1)
+        iou = np.asarray(iou, dtype=np.float64)
+        if iou.ndim != 2 or iou.shape[0] != num_det:
+            raise ValueError(f"iou must be (num_det={num_det}, num_gt), got shape {iou.shape}")
     num_gt = iou.shape[1]
     if gt_ignore is None:
         gt_ignore = np.zeros(num_gt, dtype=bool)

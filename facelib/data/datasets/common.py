@@ -77,7 +77,9 @@ def drop_degenerate_boxes(dataset_dicts: List[Dict], dataset_name: str) -> int:
     dropped = 0
     total = 0
     for d in dataset_dicts:
-        anns = d.get("annotations", [])
+        if "annotations" not in d:  # unlabeled split (e.g. WIDER test)
+            continue
+        anns = d["annotations"]
         total += len(anns)
         kept = [a for a in anns if a["bbox"][2] > 0 and a["bbox"][3] > 0]
         dropped += len(anns) - len(kept)

@@ -15,14 +15,17 @@ Official text format (``wider_face_split/readme.txt``), one block per image::
     x1 y1 w h blur expression illumination invalid occlusion pose      (N lines)
 
 An image without faces is written as ``N = 0`` followed by one all-zero placeholder line, which is
-consumed and yields no face (a count 0 directly followed by the next path is accepted too).
+consumed and yields no face (a count 0 directly followed by the next path is accepted too). Some
+releases instead write ``N = 1`` and an all-zero face line (the val file has 4 such images); that
+line is parsed as a face with ``w = h = 0`` and dropped, counted, with the degenerate boxes.
 
 ``.mat`` format: ``event_list`` (E x 1 cells of event names), ``file_list`` (per event, cells of
 names without ``.jpg``), ``face_bbx_list`` (per event, per image an N x 4 ``[x1 y1 w h]`` array) and
 ``blur_label_list``, ``expression_label_list``, ``illumination_label_list``,
 ``invalid_label_list``, ``occlusion_label_list``, ``pose_label_list`` (per event, per image N x 1).
-The ``.mat`` files write a face-less image as a single all-zero box with all-zero labels; that
-placeholder is dropped like the text one. The test ``.mat`` holds only ``event_list``/``file_list``.
+The ``.mat`` files write a face-less image as a single all-zero box with all-zero labels; like
+every ``w <= 0`` / ``h <= 0`` box it is dropped and counted in the degenerate-box WARNING. The
+test ``.mat`` holds only ``event_list`` / ``file_list``.
 
 Each face keeps ``attributes = {blur, expression, illumination, invalid, occlusion, pose}``,
 ``ignore = invalid``, ``occluded = occlusion > 0``. ``image_id`` is ``"<event>/<name>"`` (the
@@ -226,8 +229,6 @@ def parse_wider_face_mat(path: str) -> List[WiderRecord]:
                     )
                 cols.append(v[:, None])
             rows = np.concatenate([b] + cols, axis=1) if b.shape[0] else np.zeros((0, 10))
-            if rows.shape[0] == 1 and not rows.any():
-                rows = np.zeros((0, 10))  # the face-less placeholder
             records.append((f"{event}/{name}.jpg", rows))
     return records
 

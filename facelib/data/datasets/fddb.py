@@ -1,0 +1,175 @@
+"""FDDB (Jain & Learned-Miller, "FDDB: A Benchmark for Face Detection in Unconstrained Settings",
+UMass tech. report UM-CS-2010-009) loader.
+
+Layout (the official release)::
+
+    <root>/fddb/originalPics/<path>.jpg                      e.g. 2002/08/11/big/img_591.jpg
+    <root>/fddb/FDDB-folds/FDDB-fold-XX.txt                  XX = 01..10, one <path> per line
+    <root>/fddb/FDDB-folds/FDDB-fold-XX-ellipseList.txt      one block per image:
+        <path>
+        <number of faces N>
+        <major_axis_radius> <minor_axis_radius> <angle> <center_x> <center_y> 1     (N lines)
+
+The ellipse is kept in ``attributes = {major_axis_radius, minor_axis_radius, angle, center_x,
+center_y}``. ``angle`` (radians) is the direction of the major axis from the image x axis, so
+the ellipse is ``(a cos t cos A - b sin t sin A + cx, a cos t sin A + b sin t cos A + cy)`` with
+``a`` / ``b`` the major / minor radius and ``A`` the angle. Its axis-aligned bounding box has
+half-extents (maximising each coordinate over ``t``)::
+
+    half_w = sqrt((a cos A)^2 + (b sin A)^2)
+    half_h = sqrt((a sin A)^2 + (b cos A)^2)
+    bbox   = [cx - half_w, cy - half_h, 2 half_w, 2 half_h]
+
+clipped to the image when its size is known. ``image_id`` is ``<path>``; ``fold`` is 1..10.
+When ``FDDB-fold-XX.txt`` exists, its image list must equal the ellipse file's (same order).
+"""
+import logging
+import math
+import os
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from .common import (
+    DatasetFormatError,
+    attach_image_sizes,
+    check_file,
+    check_root,
+    clip_xywh,
+    drop_degenerate_boxes,
+    make_face_annotation,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FDDB_LAYOUT",
+    "FDDB_ELLIPSE_KEYS",
+    "ellipse_to_xywh",
+    "parse_fddb_ellipse_list",
+    "load_fddb",
+]
+
+FDDB_LAYOUT = """\
+  <root>/fddb/originalPics/<path>.jpg
+  <root>/fddb/FDDB-folds/FDDB-fold-XX.txt               (XX = 01..10)
+  <root>/fddb/FDDB-folds/FDDB-fold-XX-ellipseList.txt"""
+
+FDDB_ELLIPSE_KEYS = ("major_axis_radius", "minor_axis_radius", "angle", "center_x", "center_y")
+
+
+def ellipse_to_xywh(major: float, minor: float, angle: float, cx: float, cy: float) -> List[float]:
+    """Exact axis-aligned bounding box ``[x, y, w, h]`` of the rotated ellipse (formula in the
+    module docstring)."""
+    c, s = math.cos(angle), math.sin(angle)
+    half_w = math.sqrt((major * c) ** 2 + (minor * s) ** 2)
+    half_h = math.sqrt((major * s) ** 2 + (minor * c) ** 2)
+    return [cx - half_w, cy - half_h, 2.0 * half_w, 2.0 * half_h]
+
+
+def parse_fddb_ellipse_list(path: str) -> List[Tuple[str, List[Tuple[float, ...]]]]:
+    """Parse one ``FDDB-fold-XX-ellipseList.txt`` into ``[(image_path, [(major, minor, angle, cx,
+    cy), ...])]``. Raises :class:`DatasetFormatError` (file and 1-based line) on malformed input."""
+    try:
+        with open(path, "r") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise OSError(f"Cannot read FDDB annotation file '{path}': {e}") from e
+    records = []
+    i, n = 0, len(lines)
+    while i < n:
+        if not lines[i].strip():
+            i += 1
+            continue
+        tokens = lines[i].split()
+        if len(tokens) != 1:
+            raise DatasetFormatError(f"expected an image path, got {lines[i]!r}", file=path, line=i + 1)
+        img = tokens[0]
+        if i + 1 >= n or not lines[i + 1].strip().isdigit():
+            got = lines[i + 1] if i + 1 < n else "end of file"
+            raise DatasetFormatError(
+                f"expected the number of faces of {img!r}, got {got!r}", file=path, line=i + 2
+            )
+        count = int(lines[i + 1])
+        i += 2
+        faces = []
+        for _ in range(count):
+            if i >= n:
+                raise DatasetFormatError(
+                    f"file ends inside the {count} ellipse lines of {img!r}", file=path, line=i + 1
+                )
+            tokens = lines[i].split()
+            if len(tokens) != 6:
+                raise DatasetFormatError(
+                    "expected 6 values 'major_axis_radius minor_axis_radius angle center_x center_y 1'"
+                    f" for a face of {img!r}, got {len(tokens)}: {lines[i]!r}", file=path, line=i + 1,
+                )
+            try:
+                values = tuple(float(t) for t in tokens[:5])
+            except ValueError:
+                raise DatasetFormatError(
+                    f"expected numbers, got {lines[i]!r}", file=path, line=i + 1
+                ) from None
+            faces.append(values)
+            i += 1
+        records.append((img, faces))
+    return records
+
+
+def _read_fold_list(path: str) -> List[str]:
+    with open(path, "r") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def load_fddb(
+    dataset_dir: str,
+    folds: Optional[Iterable[int]] = None,
+    dataset_name: str = "fddb",
+    require_images: bool = True,
+) -> List[Dict]:
+    """Load FDDB ``folds`` (ints in 1..10; default all ten) from ``dataset_dir`` (``<root>/fddb``).
+
+    ``height``/``width`` come from the image headers and boxes are clipped to the image; if
+    ``originalPics`` is missing this raises ``FileNotFoundError`` naming the layout, unless
+    ``require_images=False`` (annotations only: no sizes, boxes unclipped).
+    """
+    folds = list(range(1, 11)) if folds is None else [int(f) for f in folds]
+    bad = [f for f in folds if not 1 <= f <= 10]
+    if bad:
+        raise ValueError(f"FDDB folds are 1..10, got {bad}")
+    check_root(dataset_dir, dataset_name, FDDB_LAYOUT)
+    folds_dir = os.path.join(dataset_dir, "FDDB-folds")
+    images_dir = os.path.join(dataset_dir, "originalPics")
+    dicts = []
+    for fold in folds:
+        ell_path = os.path.join(folds_dir, f"FDDB-fold-{fold:02d}-ellipseList.txt")
+        check_file(ell_path, dataset_name, FDDB_LAYOUT)
+        records = parse_fddb_ellipse_list(ell_path)
+        list_path = os.path.join(folds_dir, f"FDDB-fold-{fold:02d}.txt")
+        if os.path.isfile(list_path):
+            listed = _read_fold_list(list_path)
+            if listed != [r[0] for r in records]:
+                raise DatasetFormatError(
+                    f"the image list differs from the one of {ell_path} "
+                    f"({len(listed)} vs {len(records)} images)", file=list_path,
+                )
+        for img, faces in records:
+            anns = [
+                make_face_annotation(
+                    ellipse_to_xywh(*f), attributes=dict(zip(FDDB_ELLIPSE_KEYS, f))
+                )
+                for f in faces
+            ]
+            dicts.append(
+                {
+                    "file_name": os.path.join(images_dir, img + ".jpg"),
+                    "image_id": img,
+                    "fold": fold,
+                    "annotations": anns,
+                }
+            )
+    if attach_image_sizes(dicts, images_dir, dataset_name, FDDB_LAYOUT, require_images):
+        for d in dicts:
+            for a in d["annotations"]:
+                a["bbox"] = clip_xywh(a["bbox"], d["height"], d["width"])
+    drop_degenerate_boxes(dicts, dataset_name)
+    logger.info("Loaded %d images of '%s' (folds %s)", len(dicts), dataset_name, folds)
+    return dicts
