@@ -1,0 +1,148 @@
+"""``build_face_augmentation(cfg, is_train)``: the augmentation list of ``INPUT.FACE_AUG``.
+
+Training: the names in ``INPUT.FACE_AUG.TRAIN``, applied in that order. Test: one resize chosen by
+``INPUT.FACE_AUG.TEST`` ("resize_shortest_edge", "resize_square" or "none").
+
+Known training names (see each module for the paper and the details):
+
+=====================  ==============================================================
+``photometric``        SSD photometric distortion (``INPUT.FACE_AUG.PHOTOMETRIC``)
+``expand``             SSD zoom-out with mean fill (``INPUT.FACE_AUG.EXPAND``)
+``random_square_crop`` FAN random square crop (``INPUT.FACE_AUG.SQUARE_CROP``)
+``two_patch_crop``     SRN / RefineFace two-patch crop (``INPUT.FACE_AUG.TWO_PATCH_CROP``)
+``data_anchor_sampling`` PyramidBox DAS (``INPUT.FACE_AUG.DAS``)
+``sse``                MogFace selective scale enhancement (``INPUT.FACE_AUG.SSE``)
+``flip``               horizontal flip, detectron2 ``RandomFlip`` (``INPUT.FACE_AUG.FLIP_PROB``)
+``resize_square``      resize to SIZE x SIZE (``INPUT.FACE_AUG.RESIZE_SQUARE.SIZE``)
+``resize_shortest_edge`` detectron2 ``ResizeShortestEdge`` with ``INPUT.MIN_SIZE_TRAIN`` etc.
+=====================  ==============================================================
+
+The mean fill of expand / DAS / SSE is ``MODEL.PIXEL_MEAN`` (given in ``INPUT.FORMAT`` order, the
+order of the images the mapper reads).
+"""
+from typing import Callable, Dict, List
+
+from detectron2.data import transforms as T
+
+from .data_anchor_sampling import DataAnchorSampling
+from .expand import RandomExpand
+from .photometric import PhotometricDistortion
+from .resize import ResizeSquare
+from .square_crop import RandomSquareCrop
+from .sse import SelectiveScaleEnhancement
+from .two_patch_crop import TwoPatchSquareCrop
+
+__all__ = ["build_face_augmentation", "TRAIN_AUGMENTATIONS", "TEST_AUGMENTATIONS"]
+
+
+def _fill(cfg):
+    return tuple(float(v) for v in cfg.MODEL.PIXEL_MEAN)
+
+
+def _photometric(cfg):
+    c = cfg.INPUT.FACE_AUG.PHOTOMETRIC
+    return PhotometricDistortion(
+        brightness_delta=c.BRIGHTNESS_DELTA,
+        contrast_range=tuple(c.CONTRAST_RANGE),
+        saturation_range=tuple(c.SATURATION_RANGE),
+        hue_delta=c.HUE_DELTA,
+        prob=c.PROB,
+        image_format=cfg.INPUT.FORMAT,
+    )
+
+
+def _expand(cfg):
+    c = cfg.INPUT.FACE_AUG.EXPAND
+    return RandomExpand(ratio_range=tuple(c.RATIO_RANGE), prob=c.PROB, fill=_fill(cfg))
+
+
+def _square_crop(cfg):
+    c = cfg.INPUT.FACE_AUG.SQUARE_CROP
+    return RandomSquareCrop(scale_range=tuple(c.SCALE_RANGE), max_tries=c.MAX_TRIES)
+
+
+def _two_patch(cfg):
+    c = cfg.INPUT.FACE_AUG.TWO_PATCH_CROP
+    return TwoPatchSquareCrop(scale_range=tuple(c.SCALE_RANGE), max_tries=c.MAX_TRIES)
+
+
+def _das(cfg):
+    c = cfg.INPUT.FACE_AUG.DAS
+    return DataAnchorSampling(
+        anchor_sizes=tuple(c.ANCHOR_SIZES),
+        crop_size=c.CROP_SIZE,
+        prob=c.PROB,
+        fill=_fill(cfg),
+        scale_sampling=c.get("SCALE_SAMPLING", "uniform"),
+    )
+
+
+def _sse(cfg):
+    c = cfg.INPUT.FACE_AUG.SSE
+    return SelectiveScaleEnhancement(
+        scale_ranges=tuple(tuple(r) for r in c.SCALE_RANGES),
+        main_level=c.MAIN_LEVEL,
+        aux_level=c.AUX_LEVEL,
+        main_prob=c.MAIN_PROB,
+        aux_prob=c.AUX_PROB,
+        min_scale=c.MIN_SCALE,
+        crop_size=c.CROP_SIZE,
+        prob=c.PROB,
+        fill=_fill(cfg),
+    )
+
+
+def _flip(cfg):
+    return T.RandomFlip(prob=cfg.INPUT.FACE_AUG.FLIP_PROB, horizontal=True, vertical=False)
+
+
+def _resize_square(cfg):
+    return ResizeSquare(cfg.INPUT.FACE_AUG.RESIZE_SQUARE.SIZE)
+
+
+def _resize_shortest_edge_train(cfg):
+    return T.ResizeShortestEdge(
+        cfg.INPUT.MIN_SIZE_TRAIN, cfg.INPUT.MAX_SIZE_TRAIN, cfg.INPUT.MIN_SIZE_TRAIN_SAMPLING
+    )
+
+
+TRAIN_AUGMENTATIONS: Dict[str, Callable] = {
+    "photometric": _photometric,
+    "expand": _expand,
+    "random_square_crop": _square_crop,
+    "two_patch_crop": _two_patch,
+    "data_anchor_sampling": _das,
+    "sse": _sse,
+    "flip": _flip,
+    "resize_square": _resize_square,
+    "resize_shortest_edge": _resize_shortest_edge_train,
+}
+
+TEST_AUGMENTATIONS: Dict[str, Callable] = {
+    "resize_shortest_edge": lambda cfg: [
+        T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, "choice")
+    ],
+    "resize_square": lambda cfg: [ResizeSquare(cfg.INPUT.FACE_AUG.RESIZE_SQUARE.SIZE)],
+    "none": lambda cfg: [],
+}
+
+
+def build_face_augmentation(cfg, is_train: bool) -> List[T.Augmentation]:
+    """The augmentations of ``INPUT.FACE_AUG`` (see the module docstring)."""
+    if is_train:
+        augs = []
+        for name in cfg.INPUT.FACE_AUG.TRAIN:
+            if name not in TRAIN_AUGMENTATIONS:
+                raise ValueError(
+                    f"Unknown augmentation {name!r} in INPUT.FACE_AUG.TRAIN; known names: "
+                    f"{', '.join(TRAIN_AUGMENTATIONS)}"
+                )
+            augs.append(TRAIN_AUGMENTATIONS[name](cfg))
+        return augs
+    name = cfg.INPUT.FACE_AUG.TEST
+    if name not in TEST_AUGMENTATIONS:
+        raise ValueError(
+            f"Unknown test resize {name!r} in INPUT.FACE_AUG.TEST; known names: "
+            f"{', '.join(TEST_AUGMENTATIONS)}"
+        )
+    return TEST_AUGMENTATIONS[name](cfg)
