@@ -8,3 +8,11 @@ from . import d2compat as _d2compat
 USING_D2_STANDIN = _d2compat.install()
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):  # lazy: `from facelib import FaceDetector` without importing the model code up front
+    if name in ("FaceDetector", "FaceDetections"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,9 @@ import torch
 import facelib  # noqa: F401  (installs the detectron2._C stand-in before detectron2.engine imports)
 from facelib.paths import shared_data_root
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One intra-op thread: tests run many tiny ops, where thread start-up and oversubscription (a
+# training run beside the suite) cost far more than parallelism gains.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

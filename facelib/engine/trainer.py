@@ -6,11 +6,49 @@ from collections import OrderedDict
 from detectron2.data import build_detection_test_loader, build_detection_train_loader
 from detectron2.engine import DefaultTrainer, default_setup
 from detectron2.evaluation import verify_results
+from detectron2.utils.events import get_event_storage
 
 from facelib.config import get_face_cfg
 from facelib.data import register_all_facelib_datasets
 from facelib.data.mapper import FaceDatasetMapper
 from facelib.evaluation.build import build_face_evaluator
+
+
+class DroppedFaceCounter:
+    """Wraps the training loader and records how many faces the mapper removed from each batch
+    (augmentation moved them out of the image or made them smaller than
+    ``INPUT.FACE_AUG.MIN_FACE_SIZE``) as the ``data/dropped_faces`` event scalar, so the count
+    shows in the training log and TensorBoard instead of being lost inside the loader workers."""
+
+    def __init__(self, loader):
+        self.loader = loader
+        self.total = 0
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        for batch in self.loader:
+            dropped = sum(int(d.get("num_dropped_faces", 0)) for d in batch)
+            self.total += dropped
+            try:
+                storage = get_event_storage()
+            except AssertionError:  # iterated outside a training loop
+                storage = None
+            if storage is not None:
+                storage.put_scalar("data/dropped_faces", dropped, smoothing_hint=True)
+            yield batch
+
+
+def _fall_back_to_cpu(cfg):
+    """A config asking for CUDA on a machine without it runs on the CPU, with a warning."""
+    import torch
+
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        logging.getLogger(__name__).warning(
+            "MODEL.DEVICE=%s but CUDA is not available: running on the CPU", cfg.MODEL.DEVICE
+        )
+        cfg.MODEL.DEVICE = "cpu"
 
 
 def setup_face_cfg(args):
@@ -19,6 +57,7 @@ def setup_face_cfg(args):
     cfg = get_face_cfg()
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
+    _fall_back_to_cpu(cfg)
     cfg.freeze()
     register_all_facelib_datasets(cfg.DATASETS.FACELIB.ROOT or None)
     default_setup(cfg, args)
@@ -30,7 +69,7 @@ class FaceTrainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        return build_detection_train_loader(cfg, mapper=FaceDatasetMapper(cfg, is_train=True))
+        return DroppedFaceCounter(build_detection_train_loader(cfg, mapper=FaceDatasetMapper(cfg, is_train=True)))
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):

@@ -1,0 +1,390 @@
+"""A small inference API: :class:`FaceDetector` (config + weights -> batched face detection).
+
+Example::
+
+    import facelib
+    from facelib.api import FaceDetector
+
+    detector = FaceDetector("configs/Base-FaceRetinaNet.yaml", weights="model_final.pth",
+                            device="cuda", confidence_threshold=0.5)
+    results = detector.detect(["a.jpg", "b.jpg"])          # or one image / a list of BGR arrays
+    results[0].boxes   # (N, 4) float32 XYXY in the original image's pixels
+    results[0].scores  # (N,) float32, sorted as the model returned them
+
+Inputs are numpy ``H x W x 3`` ``uint8`` images in **BGR** order (OpenCV's ``imread``) or image
+file paths; they are converted to ``cfg.INPUT.FORMAT`` (RGB for facelib's ImageNet-normalised
+backbones), resized by the config's test resize (``INPUT.FACE_AUG.TEST``, through
+:func:`facelib.data.transforms.build_face_augmentation`, like the evaluation loader) and run
+through the model in batches of ``batch_size``. Boxes come back in the coordinates of the image
+as given (the model rescales them, detectron2's ``detector_postprocess``).
+
+Batching: only images whose *resized* size is the same share a batch (a batch is padded to its
+largest image, and padding changes the border activations / GroupNorm statistics), so batched
+results equal one-by-one results (up to float rounding). With ``resize_square`` or same-size
+inputs every batch is full. Images are read and resized ``batch_size x 8`` at a time.
+
+Occlusion outputs (AOFD-style models), returned when the model produces them:
+
+* per image ``output["occlusion_mask"]`` (``H x W`` tensor, or ``1 x H x W``) ->
+  :attr:`FaceDetections.occlusion_mask`, resized to the original image size when needed;
+* per instance ``instances.pred_occlusion_masks``: ``(N, H, W)`` image-sized masks, or
+  ``(N, 1, M, M)`` box-relative masks (detectron2's mask-head format, pasted into the image with
+  ``paste_masks_in_image``) -> :attr:`FaceDetections.occlusion_masks` ``(N, H, W)``.
+
+Values are kept as the model gives them (float probabilities or bool); :meth:`FaceDetections.
+binary_occlusion_masks` thresholds float masks at 0.5.
+"""
+import dataclasses
+import logging
+import os
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+import facelib  # noqa: F401  (detectron2._C stand-in, before any detectron2 import)
+from detectron2.data import transforms as T
+
+__all__ = ["FaceDetector", "FaceDetections", "load_image", "check_image"]
+
+logger = logging.getLogger(__name__)
+
+ImageLike = Union[np.ndarray, str, os.PathLike]
+
+
+@dataclasses.dataclass
+class FaceDetections:
+    """Detections of one image (numpy arrays, original-image pixels)."""
+
+    boxes: np.ndarray  # (N, 4) float32 XYXY
+    scores: np.ndarray  # (N,) float32
+    image_size: tuple  # (height, width) of the input image
+    occlusion_masks: Optional[np.ndarray] = None  # (N, H, W) per face, when the model makes them
+    occlusion_mask: Optional[np.ndarray] = None  # (H, W) per image, when the model makes it
+    file_name: Optional[str] = None  # the path, when the input was a path
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def __getitem__(self, key: str):  # dict-style access: det["boxes"]
+        return getattr(self, key)
+
+    def keys(self) -> List[str]:
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The non-None fields (arrays stay numpy)."""
+        return {k: getattr(self, k) for k in self.keys()}
+
+    def binary_occlusion_masks(self, threshold: float = 0.5) -> Optional[np.ndarray]:
+        return _binarize(self.occlusion_masks, threshold)
+
+    def binary_occlusion_mask(self, threshold: float = 0.5) -> Optional[np.ndarray]:
+        return _binarize(self.occlusion_mask, threshold)
+
+
+def _binarize(mask, threshold):
+    if mask is None:
+        return None
+    if mask.dtype == bool:
+        return mask
+    return mask > threshold
+
+
+# ---------------------------------------------------------------------------------------- inputs
+def check_image(image: Any, name: str = "image") -> np.ndarray:
+    """Validate a numpy BGR ``H x W x 3`` uint8 image; raise ``TypeError`` / ``ValueError`` otherwise."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(
+            f"{name}: expected a numpy uint8 array (H x W x 3, BGR) or an image path, "
+            f"got {type(image).__name__}"
+        )
+    if image.dtype != np.uint8:
+        raise TypeError(f"{name}: expected dtype uint8, got {image.dtype} (convert e.g. with .astype(np.uint8))")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{name}: expected shape (H, W, 3) (BGR), got {tuple(image.shape)}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"{name}: empty image of shape {tuple(image.shape)}")
+    return image
+
+
+def load_image(path: Union[str, os.PathLike]) -> np.ndarray:
+    """Read an image file as BGR uint8 ``H x W x 3`` (EXIF orientation applied, like detectron2's
+    ``read_image``); ``FileNotFoundError`` / ``ValueError`` name the path."""
+    from detectron2.data.detection_utils import read_image
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Image file not found: {path}")
+    try:
+        img = read_image(path, format="BGR")
+    except Exception as e:  # PIL.UnidentifiedImageError, truncated files, ...
+        raise ValueError(f"Cannot read image {path}: {e}") from e
+    return np.ascontiguousarray(img)
+
+
+def _to_model_format(bgr: np.ndarray, fmt: str) -> np.ndarray:
+    """BGR uint8 -> the array layout ``cfg.INPUT.FORMAT`` asks for."""
+    if fmt == "BGR":
+        return bgr
+    if fmt == "RGB":
+        return np.ascontiguousarray(bgr[:, :, ::-1])
+    from PIL import Image
+
+    from detectron2.data.detection_utils import convert_PIL_to_numpy
+
+    return convert_PIL_to_numpy(Image.fromarray(np.ascontiguousarray(bgr[:, :, ::-1])), fmt)
+
+
+# ---------------------------------------------------------------------------------------- config
+def _load_cfg(config, opts: Optional[Sequence[str]] = None):
+    from detectron2.config import CfgNode
+
+    from facelib.config import get_face_cfg
+
+    if isinstance(config, CfgNode):
+        cfg = config.clone()
+    elif isinstance(config, (str, os.PathLike)):
+        path = os.fspath(config)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Config file not found: {path}")
+        cfg = get_face_cfg()
+        cfg.merge_from_file(path)
+    else:
+        raise TypeError(f"config must be a YAML path or a detectron2 CfgNode, got {type(config).__name__}")
+    cfg.defrost()
+    if opts:
+        cfg.merge_from_list(list(opts))
+    return cfg
+
+
+def build_test_resize(cfg) -> List:
+    """The test-time resize augmentations of ``cfg`` (``INPUT.FACE_AUG.TEST``); detectron2's
+    ``ResizeShortestEdge`` on configs without facelib's keys."""
+    if "FACE_AUG" in cfg.INPUT:
+        from facelib.data.transforms.build import build_face_augmentation
+
+        return build_face_augmentation(cfg, is_train=False)
+    return [T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, "choice")]
+
+
+def _is_local_path(path: str) -> bool:
+    return "://" not in path
+
+
+# ---------------------------------------------------------------------------------------- detector
+class FaceDetector:
+    """Build a facelib (detectron2) detector in eval mode and detect faces in images.
+
+    Args:
+        config: a YAML path (merged into :func:`facelib.config.get_face_cfg`) or a ``CfgNode``
+            (cloned, used as is).
+        weights: checkpoint path / URL loaded with ``DetectionCheckpointer``; ``None`` uses
+            ``cfg.MODEL.WEIGHTS``; when that is empty too the model keeps its random
+            initialisation (a warning is logged). A local path that does not exist raises
+            ``FileNotFoundError``.
+        device: "cpu", "cuda", "cuda:1", ... (default ``cfg.MODEL.DEVICE``).
+        confidence_threshold: detections with a lower score are dropped. Also written to
+            ``MODEL.RETINANET.SCORE_THRESH_TEST`` / ``MODEL.ROI_HEADS.SCORE_THRESH_TEST`` (as
+            detectron2's demo does); filtered again after the model for other heads. ``None``
+            keeps the config's thresholds and filters nothing.
+        batch_size: images per forward pass (default 8).
+        opts: extra ``KEY VALUE`` config overrides.
+    """
+
+    CHUNK_BATCHES = 8  # images read and resized ahead: batch_size x CHUNK_BATCHES
+
+    def __init__(
+        self,
+        config,
+        weights: Optional[str] = None,
+        device: Optional[str] = None,
+        confidence_threshold: Optional[float] = 0.5,
+        batch_size: int = 8,
+        opts: Optional[Sequence[str]] = None,
+    ):
+        from detectron2.checkpoint import DetectionCheckpointer
+        from detectron2.modeling import build_model
+
+        if confidence_threshold is not None and not 0.0 <= float(confidence_threshold) <= 1.0:
+            raise ValueError(f"confidence_threshold must be in [0, 1] or None, got {confidence_threshold}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        cfg = _load_cfg(config, opts)
+        if device is not None:
+            cfg.MODEL.DEVICE = str(device)
+        if weights is not None:
+            cfg.MODEL.WEIGHTS = os.fspath(weights)
+        self.confidence_threshold = None if confidence_threshold is None else float(confidence_threshold)
+        if self.confidence_threshold is not None:
+            cfg.MODEL.RETINANET.SCORE_THRESH_TEST = self.confidence_threshold
+            cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = self.confidence_threshold
+        cfg.freeze()
+        self.cfg = cfg
+        self.batch_size = int(batch_size)
+        self.input_format = cfg.INPUT.FORMAT
+
+        dev = torch.device(cfg.MODEL.DEVICE)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"MODEL.DEVICE is {cfg.MODEL.DEVICE!r} but CUDA is not available: pass device='cpu' "
+                "(or MODEL.DEVICE cpu)"
+            )
+        weights_path = cfg.MODEL.WEIGHTS
+        if weights_path and _is_local_path(weights_path) and not os.path.isfile(weights_path):
+            raise FileNotFoundError(f"Weights file not found: {weights_path}")
+
+        self.model = build_model(cfg)
+        self.model.eval()
+        if weights_path:
+            DetectionCheckpointer(self.model).load(weights_path)
+        else:
+            logger.warning("FaceDetector: no weights given (MODEL.WEIGHTS is empty): the model has random weights.")
+        self.weights = weights_path or None
+        self.device = torch.device(cfg.MODEL.DEVICE)
+        self.augmentations = build_test_resize(cfg)
+        self._aug_list = T.AugmentationList(self.augmentations)
+
+    # ------------------------------------------------------------------ preprocessing
+    def _read(self, image: ImageLike, index: int):
+        if isinstance(image, (str, os.PathLike)):
+            return load_image(image), os.fspath(image)
+        return check_image(image, name=f"image {index}"), None
+
+    def preprocess(self, bgr: np.ndarray) -> Dict[str, Any]:
+        """One model input dict: ``{"image": C x H' x W' tensor (resized), "height", "width"}``."""
+        height, width = bgr.shape[:2]
+        image = _to_model_format(bgr, self.input_format)
+        if self.augmentations:
+            aug_input = T.AugInput(image)
+            self._aug_list(aug_input)
+            image = aug_input.image
+        tensor = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        return {"image": tensor, "height": height, "width": width}
+
+    # ------------------------------------------------------------------ inference
+    def _batches(self, inputs: List[Dict[str, Any]], batch_size: int) -> Iterable[List[int]]:
+        """Indices grouped by resized shape (first-seen order), chunked to ``batch_size``."""
+        groups: Dict[tuple, List[int]] = {}
+        for i, inp in enumerate(inputs):
+            groups.setdefault(tuple(inp["image"].shape[-2:]), []).append(i)
+        for idxs in groups.values():
+            for s in range(0, len(idxs), batch_size):
+                yield idxs[s:s + batch_size]
+
+    def __call__(self, images, batch_size: Optional[int] = None):
+        return self.detect(images, batch_size=batch_size)
+
+    @torch.no_grad()
+    def detect(self, images, batch_size: Optional[int] = None):
+        """Detect faces.
+
+        Args:
+            images: one image (BGR ``H x W x 3`` uint8 array or path) or a list/tuple of them.
+            batch_size: override of the constructor's ``batch_size``.
+
+        Returns:
+            a :class:`FaceDetections` for one image, a list of them (input order) for a list.
+        """
+        single = isinstance(images, (np.ndarray, str, os.PathLike))
+        if single:
+            images = [images]
+        elif not isinstance(images, (list, tuple)):
+            raise TypeError(
+                f"images must be an image (numpy array or path) or a list of them, got {type(images).__name__}"
+            )
+        if len(images) == 0:
+            return []
+        bs = self.batch_size if batch_size is None else int(batch_size)
+        if bs < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+        # cheap checks of every input first (arrays, paths exist), so a bad one fails before compute
+        for i, img in enumerate(images):
+            if isinstance(img, (str, os.PathLike)):
+                if not os.path.isfile(os.fspath(img)):
+                    raise FileNotFoundError(f"Image file not found: {os.fspath(img)}")
+            else:
+                check_image(img, name=f"image {i}")
+        results: List[Optional[FaceDetections]] = [None] * len(images)
+        # read / resize a chunk at a time (bounded memory for long lists of paths); same-shape
+        # images of a chunk share batches
+        chunk = bs * self.CHUNK_BATCHES
+        for start in range(0, len(images), chunk):
+            ids = list(range(start, min(start + chunk, len(images))))
+            loaded = [self._read(images[i], i) for i in ids]
+            inputs = [self.preprocess(bgr) for bgr, _ in loaded]
+            for idxs in self._batches(inputs, bs):
+                outputs = self.model([inputs[j] for j in idxs])
+                for j, out in zip(idxs, outputs):
+                    results[ids[j]] = self._postprocess(
+                        out, inputs[j]["height"], inputs[j]["width"], loaded[j][1]
+                    )
+        return results[0] if single else results
+
+    def _postprocess(self, output: Dict[str, Any], height: int, width: int, file_name) -> FaceDetections:
+        inst = output["instances"].to("cpu")
+        if self.confidence_threshold is not None:
+            inst = inst[inst.scores.float() >= self.confidence_threshold]
+        boxes = inst.pred_boxes.tensor.float()
+        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
+        boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
+        det = FaceDetections(
+            boxes=boxes.numpy().astype(np.float32).reshape(-1, 4),
+            scores=inst.scores.float().numpy().astype(np.float32).reshape(-1),
+            image_size=(height, width),
+            file_name=file_name,
+        )
+        if inst.has("pred_occlusion_masks"):
+            det.occlusion_masks = _instance_masks(inst.pred_occlusion_masks, inst.pred_boxes, height, width)
+        if output.get("occlusion_mask", None) is not None:
+            det.occlusion_mask = _image_mask(output["occlusion_mask"], height, width)
+        return det
+
+
+# ---------------------------------------------------------------------------------------- masks
+def _resize_masks(m: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(N, h, w) -> (N, height, width): bilinear for float masks, nearest (dtype kept) otherwise."""
+    import torch.nn.functional as F
+
+    if tuple(m.shape[-2:]) == (height, width):
+        return m
+    if m.shape[0] == 0:
+        return m.new_zeros((0, height, width))
+    if m.is_floating_point():
+        return F.interpolate(m[:, None].float(), size=(height, width), mode="bilinear", align_corners=False)[:, 0]
+    return F.interpolate(m[:, None].float(), size=(height, width), mode="nearest")[:, 0].to(m.dtype)
+
+
+def _to_numpy_mask(m: torch.Tensor) -> np.ndarray:
+    return (m.float() if m.is_floating_point() else m).numpy()
+
+
+def _image_mask(mask, height: int, width: int) -> np.ndarray:
+    """Per-image occlusion mask (H x W or 1 x H x W) -> (height, width) numpy."""
+    m = torch.as_tensor(mask).detach().cpu()
+    while m.ndim > 2 and m.shape[0] == 1:
+        m = m[0]
+    if m.ndim != 2:
+        raise ValueError(f"occlusion_mask must be H x W (or 1 x H x W), got shape {tuple(m.shape)}")
+    return _to_numpy_mask(_resize_masks(m[None], height, width)[0])
+
+
+def _instance_masks(masks, boxes, height: int, width: int) -> np.ndarray:
+    """Per-instance occlusion masks ((N, H, W) image-sized, or (N, 1, M, M) box-relative) ->
+    (N, height, width) numpy."""
+    from detectron2.layers.mask_ops import paste_masks_in_image
+
+    m = torch.as_tensor(masks.tensor if hasattr(masks, "tensor") else masks).detach().cpu()
+    n = len(boxes)
+    if m.ndim == 4 and m.shape[1] == 1 and m.shape[0] == n:
+        if n == 0:
+            return np.zeros((0, height, width), np.float32)
+        # box-relative M x M masks: paste into the image (soft, uint8 0..255 -> [0, 1])
+        pasted = paste_masks_in_image(m[:, 0].float(), boxes, (height, width), threshold=-1)
+        return pasted.float().div_(255.0).numpy()
+    if m.ndim != 3 or m.shape[0] != n:
+        raise ValueError(
+            f"pred_occlusion_masks must be (N, H, W) or (N, 1, M, M) with N = {n}, got {tuple(m.shape)}"
+        )
+    return _to_numpy_mask(_resize_masks(m, height, width))

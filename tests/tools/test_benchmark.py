@@ -1,0 +1,102 @@
+"""tools/benchmark.py on a tiny random ResNet-18 FaceRetinaNet: the table's columns and rows, the
+JSON copy, the data-loader / training rows. No timing assertions."""
+import importlib.util
+import json
+import os
+
+import pytest
+import torch
+
+import facelib  # noqa: F401
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+BASE = os.path.abspath(os.path.join(ROOT, "configs", "Base-FaceRetinaNet.yaml"))
+TINY_YAML = f"""_BASE_: "{BASE}"
+MODEL:
+  DEVICE: "cpu"
+  RESNETS: {{DEPTH: 18, RES2_OUT_CHANNELS: 64}}
+  FPN: {{OUT_CHANNELS: 64}}
+  RETINANET: {{NUM_CONVS: 1}}
+INPUT: {{MIN_SIZE_TEST: 128, MAX_SIZE_TEST: 128}}
+"""
+COLUMNS = ["task", "precision", "batch", "input (WxH)", "median ms", "p90 ms", "iters/s", "images/s", "dets/img",
+           "notes"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one intra-op thread (on a loaded 2-core machine, 2 OpenMP threads made these
+    tests ~50x slower); the previous setting is restored."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("facelib_benchmark_tool", os.path.join(ROOT, "tools", "benchmark.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def cfg_file(tmp_path):
+    p = tmp_path / "tiny.yaml"
+    p.write_text(TINY_YAML)
+    return str(p)
+
+
+def _header(out):
+    return next(line for line in out.splitlines() if line.startswith("| task"))
+
+
+def test_inference_and_training_table(bench, cfg_file, tmp_path, capsys):
+    out_json = tmp_path / "bench.json"
+    meta, rows = bench.main(["--config-file", cfg_file, "--size", "96x64", "--batch-sizes", "1", "2",
+                             "--iters", "1", "--warmup", "0", "--amp", "--end-to-end", "--train-iters", "1",
+                             "--threads", "1", "--json", str(out_json)])
+    out = capsys.readouterr().out
+    assert [c.strip() for c in _header(out).strip("|").split("|")] == COLUMNS
+    for key in ("device: cpu", "torch: ", "threads: ", "weights: RANDOM"):
+        assert key in out
+    tasks = [(r["task"], r["precision"], r["batch"]) for r in rows]
+    amp = "bf16 autocast (CPU)"
+    assert tasks == [
+        ("inference", "fp32", 1), ("inference e2e", "fp32", 1), ("inference", amp, 1), ("inference e2e", amp, 1),
+        ("inference", "fp32", 2), ("inference e2e", "fp32", 2), ("inference", amp, 2), ("inference e2e", amp, 2),
+        ("training", "fp32", 2), ("training", amp, 2),
+    ]
+    assert all(r["input (WxH)"] == "96x64" for r in rows)
+    lines = out.splitlines()
+    assert sum(line.startswith("| inference e2e ") for line in lines) == 4
+    assert sum(line.startswith("| inference ") for line in lines) == 8
+    assert sum(line.startswith("| training ") for line in lines) == 2
+    data = json.loads(out_json.read_text())
+    assert data["columns"] == COLUMNS and len(data["rows"]) == len(rows) and data["meta"]["torch"] == meta["torch"]
+    assert all(r["median ms"] > 0 and r["images/s"] > 0 for r in data["rows"])
+
+
+def test_data_loader_and_loader_training(bench, cfg_file, tmp_path, monkeypatch, capsys):
+    try:
+        import facelib.data.datasets.synthetic  # noqa: F401
+    except ImportError as e:
+        pytest.skip(f"synthetic dataset module unavailable: {e}")
+    monkeypatch.setenv("FACELIB_CACHE", str(tmp_path / "cache"))
+    _, rows = bench.main(["--config-file", cfg_file, "--size", "64x64", "--batch-sizes", "1", "--iters", "1",
+                          "--warmup", "0", "--dataset", "synthetic_faces_tiny", "--loader-iters", "2",
+                          "--train-iters", "1", "--train-data", "loader",
+                          "DATALOADER.NUM_WORKERS", "0", "SOLVER.IMS_PER_BATCH", "2",
+                          "INPUT.FACE_AUG.RESIZE_SQUARE.SIZE", "64"])
+    out = capsys.readouterr().out
+    assert "data loader: synthetic_faces_tiny" in out
+    assert [(r["task"], r["batch"]) for r in rows] == [("inference", 1), ("data loader", 2), ("training", 2)]
+    assert "data-loader" in rows[-1]["notes"]
+
+
+def test_bad_arguments(bench, cfg_file):
+    with pytest.raises(SystemExit):
+        bench.main(["--config-file", cfg_file, "--size", "640by480"])
+    with pytest.raises(SystemExit):
+        bench.main(["--config-file", cfg_file, "--train-data", "loader"])

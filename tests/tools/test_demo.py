@@ -1,0 +1,153 @@
+"""tools/demo.py: images (folder / glob / single file), JSON (with occlusion-mask RLE when the
+model makes masks), video, argument errors. A tiny random ResNet-18 FaceRetinaNet checkpoint."""
+import importlib.util
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import facelib  # noqa: F401
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.modeling import build_model
+
+from facelib.config import get_face_cfg
+from facelib.modeling.face_retinanet import FaceRetinaNet
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+BASE = os.path.abspath(os.path.join(ROOT, "configs", "Base-FaceRetinaNet.yaml"))
+TINY_YAML = f"""_BASE_: "{BASE}"
+MODEL:
+  DEVICE: "cpu"
+  RESNETS: {{DEPTH: 18, RES2_OUT_CHANNELS: 64}}
+  FPN: {{OUT_CHANNELS: 64}}
+  RETINANET: {{NUM_CONVS: 1}}
+INPUT: {{MIN_SIZE_TEST: 128, MAX_SIZE_TEST: 128}}
+TEST: {{DETECTIONS_PER_IMAGE: 5}}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one intra-op thread (on a loaded 2-core machine, 2 OpenMP threads made these
+    tests ~50x slower); the previous setting is restored."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("facelib_demo_tool", os.path.join(ROOT, "tools", "demo.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return _tool()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """(config yaml, checkpoint with zero cls bias so that scores ~0.5, input folder of 2 images)."""
+    root = tmp_path_factory.mktemp("demo")
+    cfg_path = root / "tiny.yaml"
+    cfg_path.write_text(TINY_YAML)
+    cfg = get_face_cfg()
+    cfg.merge_from_file(str(cfg_path))
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    torch.nn.init.zeros_(model.head.cls_score.bias)
+    DetectionCheckpointer(model, save_dir=str(root)).save("tiny")
+    images = root / "images"
+    images.mkdir()
+    rng = np.random.RandomState(0)
+    cv2.imwrite(str(images / "im0.png"), rng.randint(0, 256, (96, 128, 3), dtype=np.uint8))
+    cv2.imwrite(str(images / "im1.jpg"), rng.randint(0, 256, (80, 100, 3), dtype=np.uint8))
+    return str(cfg_path), str(root / "tiny.pth"), images
+
+
+def _args(setup, *extra):
+    cfg_path, ckpt, _ = setup
+    return ["--config-file", cfg_path, "--confidence-threshold", "0.3", "--no-progress", *extra,
+            "MODEL.WEIGHTS", ckpt]
+
+
+def test_folder_to_images_and_json(demo, setup, tmp_path):
+    out = tmp_path / "out"
+    records = demo.main(_args(setup, "--input", str(setup[2]), "--output", str(out), "--json"))
+    assert len(records) == 2
+    for name, shape in (("im0.png", (96, 128, 3)), ("im1.jpg", (80, 100, 3))):
+        img = cv2.imread(str(out / name))
+        assert img is not None and img.shape == shape
+    data = json.loads((out / "detections.json").read_text())
+    assert {"config_file", "weights", "confidence_threshold", "box_mode", "results"} <= set(data)
+    assert data["weights"] == setup[1] and data["confidence_threshold"] == 0.3
+    files = [r["file"] for r in data["results"]]
+    assert [os.path.basename(f) for f in files] == ["im0.png", "im1.jpg"]
+    for r in data["results"]:
+        assert set(r) == {"file", "height", "width", "boxes", "scores"}
+        assert len(r["boxes"]) == len(r["scores"]) > 0
+        assert all(len(b) == 4 and 0 <= b[0] <= b[2] <= r["width"] and 0 <= b[1] <= b[3] <= r["height"]
+                   for b in r["boxes"])
+        assert all(s >= 0.3 for s in r["scores"])
+
+
+def test_single_file_glob_and_occlusion_rle(demo, setup, tmp_path, monkeypatch):
+    orig = FaceRetinaNet.forward
+
+    def forward(self, batched_inputs):  # an AOFD-like model: per-face and per-image occlusion masks
+        outs = orig(self, batched_inputs)
+        for inp, out in zip(batched_inputs, outs):
+            n = len(out["instances"])
+            out["instances"].pred_occlusion_masks = torch.full((n, 1, 14, 14), 0.9)
+            m = torch.zeros(inp["height"], inp["width"])
+            m[:10] = 1.0
+            out["occlusion_mask"] = m
+        return outs
+
+    monkeypatch.setattr(FaceRetinaNet, "forward", forward)
+    out_img, out_json = tmp_path / "faces.png", tmp_path / "sub" / "res.json"
+    demo.main(_args(setup, "--input", str(setup[2] / "*.png"), "--output", str(out_img), "--json-file", str(out_json)))
+    assert cv2.imread(str(out_img)).shape == (96, 128, 3)
+    (rec,) = json.loads(out_json.read_text())["results"]
+    assert len(rec["occlusion_masks"]) == len(rec["boxes"]) > 0
+    from pycocotools import mask as mask_util
+
+    for rle in rec["occlusion_masks"] + [rec["occlusion_mask"]]:
+        assert isinstance(rle["counts"], str) and rle["size"] == [96, 128]
+    m = mask_util.decode({"size": rec["occlusion_mask"]["size"], "counts": rec["occlusion_mask"]["counts"].encode()})
+    assert m.shape == (96, 128) and m[:10].all() and not m[10:].any()
+
+
+def test_video(demo, setup, tmp_path):
+    src = str(tmp_path / "clip.mp4")
+    writer = cv2.VideoWriter(src, cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (128, 96))
+    assert writer.isOpened()
+    rng = np.random.RandomState(1)
+    for _ in range(3):
+        writer.write(rng.randint(0, 256, (96, 128, 3), dtype=np.uint8))
+    writer.release()
+    out = tmp_path / "vout"
+    records = demo.main(_args(setup, "--video-input", src, "--output", str(out), "--json", "--batch-size", "2"))
+    assert [r["frame"] for r in records] == [0, 1, 2]
+    cap = cv2.VideoCapture(str(out / "clip.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    assert n == 3
+    assert len(json.loads((out / "detections.json").read_text())["results"]) == 3
+
+
+def test_errors(demo, setup, tmp_path):
+    with pytest.raises(SystemExit):
+        demo.main(_args(setup))  # neither --input nor --video-input
+    with pytest.raises(FileNotFoundError, match="nothing_here"):
+        demo.main(_args(setup, "--input", str(tmp_path / "nothing_here*.jpg")))
+    assert demo.output_paths(["a/x.jpg", "b/x.jpg"], "o") == [os.path.join("o", "x.jpg"), os.path.join("o", "x_1.jpg")]
+    assert demo.default_json_path("o/pic.jpg") == "o/pic.json"

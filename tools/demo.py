@@ -1,0 +1,315 @@
+#!/usr/bin/env python
+"""Face-detection demo on images or a video (like detectron2's ``demo/demo.py``), using
+:class:`facelib.api.FaceDetector`.
+
+Examples::
+
+    # a folder (or globs, or files) -> annotated images in out/ + one JSON with every detection
+    python tools/demo.py --config-file configs/Base-FaceRetinaNet.yaml --input photos/ "more/*.jpg" \\
+        --output out/ --json MODEL.WEIGHTS output/model_final.pth
+    # one image -> one file
+    python tools/demo.py --config-file cfg.yaml --input a.jpg --output a_faces.jpg MODEL.WEIGHTS w.pth
+    # a video -> an annotated .mp4 (cv2.VideoWriter, fourcc mp4v)
+    python tools/demo.py --config-file cfg.yaml --video-input clip.mp4 --output out/ MODEL.DEVICE cuda
+
+Faces are drawn with detectron2's ``Visualizer`` (a box and ``face 0.97`` per detection); when the
+model predicts occlusion masks (AOFD-style ``pred_occlusion_masks`` per face, or a per-image
+``occlusion_mask``) they are drawn as translucent overlays.
+
+``--json`` writes ``{"config_file", "weights", "confidence_threshold", "box_mode": "XYXY_ABS",
+"results": [{"file", "height", "width", "boxes", "scores"[, "occlusion_masks", "occlusion_mask"]},
+...]}`` (``"frame"`` instead of ``"file"`` for a video); masks are COCO RLE (pycocotools,
+``counts`` as a string) of the masks binarised at 0.5. The file is ``--json-file FILE`` (which
+implies ``--json``), else ``<output folder>/detections.json`` (or ``<output file stem>.json``;
+``./detections.json`` without ``--output``).
+"""
+import argparse
+import glob
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import facelib  # noqa: E402,F401  (detectron2._C stand-in before detectron2 imports)
+from detectron2.utils.logger import setup_logger  # noqa: E402
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+FACE_COLOR = (0.0, 1.0, 0.0)
+MASK_COLOR = (1.0, 0.0, 0.0)
+logger = logging.getLogger("facelib.demo")
+
+
+def get_parser():
+    parser = argparse.ArgumentParser(description="facelib face-detection demo")
+    parser.add_argument("--config-file", metavar="FILE", required=True, help="path to config file")
+    parser.add_argument("--input", nargs="+", help="image files, globs ('imgs/*.jpg') or folders")
+    parser.add_argument("--video-input", help="path to a video file")
+    parser.add_argument("--output", help="output folder, or output file for a single image / video; "
+                                         "without it nothing is drawn (use --json for the detections)")
+    parser.add_argument("--confidence-threshold", type=float, default=0.5,
+                        help="minimum score of the faces kept and drawn")
+    parser.add_argument("--json", action="store_true",
+                        help="write the detections as JSON (file: see --json-file)")
+    parser.add_argument("--json-file", metavar="FILE", default=None,
+                        help="JSON file of --json (implies --json); default <output folder>/detections.json, "
+                             "<output file stem>.json, or ./detections.json without --output")
+    parser.add_argument("--batch-size", type=int, default=4, help="images (frames) per forward pass")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    parser.add_argument("opts", default=[], nargs=argparse.REMAINDER,
+                        help="config options KEY VALUE ..., e.g. MODEL.WEIGHTS w.pth MODEL.DEVICE cuda")
+    return parser
+
+
+def setup_cfg(args):
+    from facelib.config import get_face_cfg
+
+    cfg = get_face_cfg()
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts or [])
+    cfg.freeze()
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------- inputs
+def expand_inputs(patterns):
+    """Files of ``--input``: each entry is a file, a folder (its images, sorted, not recursive)
+    or a glob. Returns ``(files, any_folder)``; raises ``FileNotFoundError`` for an entry that
+    matches nothing."""
+    files, any_folder = [], False
+    for p in patterns:
+        p = os.path.expanduser(p)
+        if os.path.isdir(p):
+            any_folder = True
+            found = sorted(os.path.join(p, f) for f in os.listdir(p) if f.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                logger.warning("No images (%s) in folder %s", ", ".join(IMAGE_EXTENSIONS), p)
+            files.extend(found)
+        elif os.path.isfile(p):
+            files.append(p)
+        else:
+            found = sorted(f for f in glob.glob(p) if os.path.isfile(f))
+            if not found:
+                raise FileNotFoundError(f"--input {p!r}: no such file, folder or matching glob")
+            files.extend(found)
+    return files, any_folder
+
+
+def _is_file_target(output, n_inputs, extensions):
+    return n_inputs == 1 and not os.path.isdir(output) and os.path.splitext(output)[1].lower() in extensions
+
+
+def output_paths(files, output):
+    """Output file per input: ``output`` itself for one input and an image-file ``output``,
+    else ``output/<basename>`` (``_1``, ``_2``... added to repeated names)."""
+    if _is_file_target(output, len(files), IMAGE_EXTENSIONS):
+        return [output]
+    seen, out = {}, []
+    for f in files:
+        name = os.path.basename(f)
+        if name in seen:
+            seen[name] += 1
+            stem, ext = os.path.splitext(name)
+            name = f"{stem}_{seen[name]}{ext}"
+        else:
+            seen[name] = 0
+        out.append(os.path.join(output, name))
+    return out
+
+
+def default_json_path(output):
+    if not output:
+        return "detections.json"
+    stem, ext = os.path.splitext(output)
+    if ext and not os.path.isdir(output):
+        return stem + ".json"
+    return os.path.join(output, "detections.json")
+
+
+# ---------------------------------------------------------------------------------------- drawing
+def draw_detections(bgr, det):
+    """Annotated copy (BGR uint8) of ``bgr``: boxes with ``face <score>`` labels and the
+    occlusion masks (when present) with detectron2's ``Visualizer``."""
+    from detectron2.utils.visualizer import Visualizer
+
+    vis = Visualizer(bgr[:, :, ::-1], metadata=None, scale=1.0)
+    # occluded regions (red, translucent) first, then boxes + labels (green) on top
+    masks = det.binary_occlusion_masks()
+    for m in masks if masks is not None else []:
+        if m.any():
+            vis.draw_binary_mask(m.astype(np.uint8), color=MASK_COLOR, alpha=0.4)
+    mask = det.binary_occlusion_mask()
+    if mask is not None and mask.any():
+        vis.draw_binary_mask(mask.astype(np.uint8), color=MASK_COLOR, alpha=0.3)
+    if len(det):
+        vis.overlay_instances(
+            boxes=det.boxes,
+            labels=[f"face {s:.2f}" for s in det.scores],
+            assigned_colors=[FACE_COLOR] * len(det),
+        )
+    return np.ascontiguousarray(vis.get_output().get_image()[:, :, ::-1])
+
+
+# ---------------------------------------------------------------------------------------- JSON
+def mask_to_rle(mask):
+    from pycocotools import mask as mask_util
+
+    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle["counts"] = rle["counts"].decode("ascii")
+    return rle
+
+
+def detections_to_json(det, **extra):
+    rec = dict(extra)
+    rec.update({
+        "height": int(det.image_size[0]),
+        "width": int(det.image_size[1]),
+        "boxes": [[round(float(v), 2) for v in b] for b in det.boxes],
+        "scores": [round(float(s), 5) for s in det.scores],
+    })
+    masks = det.binary_occlusion_masks()
+    if masks is not None:
+        rec["occlusion_masks"] = [mask_to_rle(m) for m in masks]
+    mask = det.binary_occlusion_mask()
+    if mask is not None:
+        rec["occlusion_mask"] = mask_to_rle(mask)
+    return rec
+
+
+def write_json(path, args, detector, records):
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    payload = {
+        "config_file": args.config_file,
+        "weights": detector.weights,
+        "confidence_threshold": detector.confidence_threshold,
+        "box_mode": "XYXY_ABS",
+        "results": records,
+    }
+    with open(path, "w") as f:
+        json.dump(payload, f)
+    logger.info("Wrote %d result(s) to %s", len(records), path)
+
+
+# ---------------------------------------------------------------------------------------- runs
+def _progress_bar(enable, **kw):
+    """A tqdm bar (``update`` / ``close``), or None when disabled."""
+    if not enable:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(**kw)
+
+
+def run_images(args, detector):
+    import cv2
+
+    from facelib.api import load_image
+
+    files, any_folder = expand_inputs(args.input)
+    outs = output_paths(files, args.output) if args.output else [None] * len(files)
+    if args.output and not _is_file_target(args.output, len(files), IMAGE_EXTENSIONS):
+        os.makedirs(args.output, exist_ok=True)
+    show_bar = not args.no_progress and (any_folder or len(files) > 1)
+    records = []
+    bs = max(1, args.batch_size)
+    chunks = [list(range(s, min(s + bs, len(files)))) for s in range(0, len(files), bs)]
+    bar = _progress_bar(show_bar, total=len(files), desc="images", unit="img")
+    for chunk in chunks:
+        t0 = time.perf_counter()
+        images = [load_image(files[i]) for i in chunk]
+        dets = detector.detect(images)
+        dt = (time.perf_counter() - t0) / len(chunk)
+        for i, img, det in zip(chunk, images, dets):
+            if not show_bar:
+                logger.info("%s: %d face(s) in %.3fs", files[i], len(det), dt)
+            if outs[i]:
+                out_dir = os.path.dirname(outs[i])
+                if out_dir:
+                    os.makedirs(out_dir, exist_ok=True)
+                if not cv2.imwrite(outs[i], draw_detections(img, det)):
+                    raise OSError(f"cv2.imwrite failed for {outs[i]}")
+            records.append(detections_to_json(det, file=files[i]))
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return records
+
+
+def run_video(args, detector):
+    import cv2
+
+    if not os.path.isfile(args.video_input):
+        raise FileNotFoundError(f"--video-input not found: {args.video_input}")
+    cap = cv2.VideoCapture(args.video_input)
+    if not cap.isOpened():
+        raise ValueError(f"cv2.VideoCapture cannot open {args.video_input}")
+    width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    writer, out_file = None, None
+    if args.output:
+        if _is_file_target(args.output, 1, (".mp4", ".avi", ".mkv", ".mov")):
+            out_file = args.output
+        else:
+            os.makedirs(args.output, exist_ok=True)
+            out_file = os.path.join(args.output, os.path.splitext(os.path.basename(args.video_input))[0] + ".mp4")
+        d = os.path.dirname(out_file)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        writer = cv2.VideoWriter(out_file, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height), True)
+        if not writer.isOpened():
+            raise OSError(f"cv2.VideoWriter cannot write {out_file}")
+    records, frame_idx, bs = [], 0, max(1, args.batch_size)
+    bar = _progress_bar(not args.no_progress, total=total, desc="frames", unit="frame")
+    try:
+        while True:
+            frames = []
+            while len(frames) < bs:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                frames.append(frame)
+            if not frames:
+                break
+            for frame, det in zip(frames, detector.detect(frames)):
+                if writer is not None:
+                    writer.write(draw_detections(frame, det))
+                records.append(detections_to_json(det, frame=frame_idx))
+                frame_idx += 1
+            if bar is not None:
+                bar.update(len(frames))
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+        if bar is not None:
+            bar.close()
+    logger.info("%d frame(s) processed%s", frame_idx, f", video written to {out_file}" if out_file else "")
+    return records
+
+
+def main(in_args=None):
+    args = get_parser().parse_args(in_args)
+    setup_logger(name="facelib")
+    if bool(args.input) == bool(args.video_input):
+        raise SystemExit("demo.py: give exactly one of --input and --video-input")
+    cfg = setup_cfg(args)
+
+    from facelib.api import FaceDetector
+
+    detector = FaceDetector(cfg, confidence_threshold=args.confidence_threshold, batch_size=args.batch_size)
+    records = run_video(args, detector) if args.video_input else run_images(args, detector)
+    if args.json or args.json_file:
+        write_json(args.json_file or default_json_path(args.output), args, detector, records)
+    return records
+
+
+if __name__ == "__main__":
+    main()
