@@ -60,8 +60,9 @@ def get_parser():
                              "<output file stem>.json, or ./detections.json without --output")
     parser.add_argument("--batch-size", type=int, default=4, help="images (frames) per forward pass")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
-    parser.add_argument("opts", default=[], nargs=argparse.REMAINDER,
-                        help="config options KEY VALUE ..., e.g. MODEL.WEIGHTS w.pth MODEL.DEVICE cuda")
+    parser.add_argument("--opts", default=[], nargs=argparse.REMAINDER,
+                        help="config options KEY VALUE ... (last argument, as in detectron2's demo), "
+                             "e.g. --opts MODEL.WEIGHTS w.pth MODEL.DEVICE cuda")
     return parser
 
 

@@ -73,8 +73,8 @@ def setup(tmp_path_factory):
 
 def _args(setup, *extra):
     cfg_path, ckpt, _ = setup
-    return ["--config-file", cfg_path, "--confidence-threshold", "0.3", "--no-progress", *extra,
-            "MODEL.WEIGHTS", ckpt]
+    return ["--config-file", cfg_path,
+        "--confidence-threshold", "0.3", "--no-progress", *extra, "--opts", "MODEL.WEIGHTS", ckpt]
 
 
 def test_folder_to_images_and_json(demo, setup, tmp_path):
