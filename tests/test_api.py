@@ -1,7 +1,6 @@
 """facelib.api.FaceDetector on a tiny random FaceRetinaNet (ResNet-18 FPN, GN, 128 px test size):
 weight loading, single / list / path inputs, batching == one by one, test resize, channel order,
 occlusion outputs, bad-input errors."""
-import os
 
 import cv2
 import numpy as np
@@ -9,14 +8,11 @@ import pytest
 import torch
 
 import facelib  # noqa: F401
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.modeling import build_model
-
 from facelib.api import FaceDetections, FaceDetector
-from facelib.config import get_face_cfg
 from facelib.modeling.face_retinanet import FaceRetinaNet
+from tiny_model import save_tiny_checkpoint
+from tiny_model import tiny_cfg as _tiny_cfg
 
-BASE = os.path.join(os.path.dirname(__file__), "..", "configs", "Base-FaceRetinaNet.yaml")
 THRESH = 0.3
 
 
@@ -31,34 +27,12 @@ def _one_thread():
 
 
 def tiny_cfg(**test_resize):
-    cfg = get_face_cfg()
-    cfg.merge_from_file(BASE)
-    cfg.MODEL.DEVICE = "cpu"
-    cfg.MODEL.RESNETS.DEPTH = 18
-    cfg.MODEL.RESNETS.RES2_OUT_CHANNELS = 64
-    cfg.MODEL.FPN.OUT_CHANNELS = 64  # GN(32) on the 1x1 P7 of a 128 px input needs >= 2 ch / group
-    cfg.MODEL.RETINANET.NUM_CONVS = 1
-    cfg.INPUT.MIN_SIZE_TEST = 128
-    cfg.INPUT.MAX_SIZE_TEST = 128
-    cfg.TEST.DETECTIONS_PER_IMAGE = 10
-    for k, v in test_resize.items():
-        cfg.merge_from_list([k, v])
-    return cfg
-
-
-def save_checkpoint(cfg, folder):
-    """Random weights with a zero classification bias (scores ~0.5 instead of the prior 0.01),
-    so that loading them is visible in the detections."""
-    model = build_model(cfg)
-    torch.nn.init.zeros_(model.head.cls_score.bias)
-    DetectionCheckpointer(model, save_dir=str(folder)).save("tiny")
-    return os.path.join(str(folder), "tiny.pth")
+    return _tiny_cfg(detections_per_image=10, **test_resize)
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    return save_checkpoint(tiny_cfg(), tmp_path_factory.mktemp("ckpt"))
+    return save_tiny_checkpoint(tiny_cfg(), tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,8 @@ import torch
 
 import facelib  # noqa: F401
 
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-BASE = os.path.abspath(os.path.join(ROOT, "configs", "Base-FaceRetinaNet.yaml"))
-TINY_YAML = f"""_BASE_: "{BASE}"
-MODEL:
-  DEVICE: "cpu"
-  RESNETS: {{DEPTH: 18, RES2_OUT_CHANNELS: 64}}
-  FPN: {{OUT_CHANNELS: 64}}
-  RETINANET: {{NUM_CONVS: 1}}
-INPUT: {{MIN_SIZE_TEST: 128, MAX_SIZE_TEST: 128}}
-"""
+from tiny_model import ROOT, write_tiny_config
+
 COLUMNS = ["task", "precision", "batch", "input (WxH)", "median ms", "p90 ms", "iters/s", "images/s", "dets/img",
            "notes"]
 
@@ -43,9 +35,7 @@ def bench():
 
 @pytest.fixture
 def cfg_file(tmp_path):
-    p = tmp_path / "tiny.yaml"
-    p.write_text(TINY_YAML)
-    return str(p)
+    return write_tiny_config(tmp_path / "tiny.yaml")
 
 
 def _header(out):

@@ -10,23 +10,8 @@ import pytest
 import torch
 
 import facelib  # noqa: F401
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.modeling import build_model
-
-from facelib.config import get_face_cfg
 from facelib.modeling.face_retinanet import FaceRetinaNet
-
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-BASE = os.path.abspath(os.path.join(ROOT, "configs", "Base-FaceRetinaNet.yaml"))
-TINY_YAML = f"""_BASE_: "{BASE}"
-MODEL:
-  DEVICE: "cpu"
-  RESNETS: {{DEPTH: 18, RES2_OUT_CHANNELS: 64}}
-  FPN: {{OUT_CHANNELS: 64}}
-  RETINANET: {{NUM_CONVS: 1}}
-INPUT: {{MIN_SIZE_TEST: 128, MAX_SIZE_TEST: 128}}
-TEST: {{DETECTIONS_PER_IMAGE: 5}}
-"""
+from tiny_model import ROOT, save_tiny_checkpoint, tiny_cfg, write_tiny_config
 
 
 @pytest.fixture(autouse=True)
@@ -55,20 +40,14 @@ def demo():
 def setup(tmp_path_factory):
     """(config yaml, checkpoint with zero cls bias so that scores ~0.5, input folder of 2 images)."""
     root = tmp_path_factory.mktemp("demo")
-    cfg_path = root / "tiny.yaml"
-    cfg_path.write_text(TINY_YAML)
-    cfg = get_face_cfg()
-    cfg.merge_from_file(str(cfg_path))
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    torch.nn.init.zeros_(model.head.cls_score.bias)
-    DetectionCheckpointer(model, save_dir=str(root)).save("tiny")
+    cfg_path = write_tiny_config(root / "tiny.yaml", detections_per_image=5)
+    ckpt = save_tiny_checkpoint(tiny_cfg(detections_per_image=5), root)
     images = root / "images"
     images.mkdir()
     rng = np.random.RandomState(0)
     cv2.imwrite(str(images / "im0.png"), rng.randint(0, 256, (96, 128, 3), dtype=np.uint8))
     cv2.imwrite(str(images / "im1.jpg"), rng.randint(0, 256, (80, 100, 3), dtype=np.uint8))
-    return str(cfg_path), str(root / "tiny.pth"), images
+    return cfg_path, ckpt, images
 
 
 def _args(setup, *extra):

@@ -7,10 +7,12 @@
 - :func:`read_image_size`: ``(height, width)`` from the image header, without decoding pixels.
 - :func:`attach_image_sizes`: fill ``height`` / ``width`` of the dataset dicts from the headers.
 - :func:`clip_xywh`: clip a box to the image.
+- :func:`read_annotation_lines` / :func:`iter_count_blocks`: the block-structured text format
+  shared by WIDER FACE, FDDB and SFS (header line, count line ``N``, ``N`` value lines).
 """
 import logging
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from detectron2.structures import BoxMode
 
@@ -25,6 +27,9 @@ __all__ = [
     "read_image_size",
     "clip_xywh",
     "attach_image_sizes",
+    "CountBlock",
+    "read_annotation_lines",
+    "iter_count_blocks",
 ]
 
 
@@ -163,3 +168,128 @@ def attach_image_sizes(
     for d in dataset_dicts:
         d["height"], d["width"] = read_image_size(d["file_name"])
     return True
+
+
+def read_annotation_lines(path: str, dataset_title: str) -> List[str]:
+    """The lines of the text annotation file ``path``; an ``OSError`` naming ``dataset_title``
+    (e.g. ``"WIDER FACE"``) and the file if it cannot be read."""
+    try:
+        with open(path, "r") as f:
+            return f.read().splitlines()
+    except OSError as e:
+        raise OSError(f"Cannot read {dataset_title} annotation file '{path}': {e}") from e
+
+
+class CountBlock(NamedTuple):
+    """One block of :func:`iter_count_blocks`: the header tokens, the header's 1-based line number
+    and the parsed value rows as ``(line number, values)``."""
+
+    header: List[str]
+    line: int
+    rows: List[Tuple[int, Sequence]]
+
+
+def _parse_floats(tokens: List[str]) -> List[float]:
+    return [float(t) for t in tokens]
+
+
+def iter_count_blocks(
+    path: str,
+    lines: Sequence[str],
+    row_width: int,
+    row_description: str,
+    *,
+    header_width: int = 1,
+    header_description: str = "an image path",
+    header_check: Optional[Callable[[List[str]], bool]] = None,
+    row_name: str = "face",
+    parse_row: Callable[[List[str]], Sequence] = _parse_floats,
+    comment_prefix: Optional[str] = None,
+    zero_count_placeholder: bool = False,
+) -> Iterator[CountBlock]:
+    """Read the block-structured annotation text shared by WIDER FACE, FDDB and SFS::
+
+        <header: header_width tokens, e.g. an image path>
+        <count N>
+        <row_width values>        (N lines, described by row_description, e.g. 'x y w h')
+
+    ``lines`` are the file's lines (``path`` is only used in errors). Blank lines between blocks are
+    skipped; with ``comment_prefix`` blank lines and lines starting with it are skipped everywhere
+    (and the other lines are stripped). ``header_check(tokens)`` may reject a header of the right
+    width. ``parse_row(tokens)`` turns a row into values (default: every token as a float); a
+    ``ValueError`` is reported as "expected numbers", and a :class:`DatasetFormatError` without a
+    file gets this file and the row's line. With ``zero_count_placeholder`` a count 0 may be followed
+    by one all-zero row (WIDER's placeholder for a face-less image), which is consumed; a non-zero
+    one is an error.
+
+    Every problem raises :class:`DatasetFormatError` with ``path`` and the 1-based line number
+    (the line after the last one when the file ends too early).
+    """
+    if comment_prefix is None:
+        entries = [(i + 1, s) for i, s in enumerate(lines)]
+    else:
+        entries = [
+            (i + 1, s.strip())
+            for i, s in enumerate(lines)
+            if s.strip() and not s.lstrip().startswith(comment_prefix)
+        ]
+    end_line = len(lines) + 1
+
+    def parse(tokens: List[str], lineno: int, text: str) -> Sequence:
+        try:
+            return parse_row(tokens)
+        except DatasetFormatError as e:
+            if e.file is not None:
+                raise
+            raise DatasetFormatError(e.message, file=path, line=lineno) from None
+        except ValueError:
+            raise DatasetFormatError(f"expected numbers, got {text!r}", file=path, line=lineno) from None
+
+    k, n = 0, len(entries)
+    while k < n:
+        header_line, text = entries[k]
+        header = text.split()
+        if not header:
+            k += 1
+            continue
+        if len(header) != header_width or (header_check is not None and not header_check(header)):
+            raise DatasetFormatError(f"expected {header_description}, got {text!r}", file=path, line=header_line)
+        name = header[0]
+        if k + 1 >= n:
+            raise DatasetFormatError(
+                f"missing face count after {' '.join(header)!r}", file=path, line=header_line + 1
+            )
+        count_line, count_text = entries[k + 1]
+        if not count_text.strip().isdigit():
+            raise DatasetFormatError(
+                f"expected the number of faces of {name!r}, got {count_text!r}", file=path, line=count_line
+            )
+        count = int(count_text)
+        k += 2
+        rows = []
+        for _ in range(count):
+            if k >= n:
+                raise DatasetFormatError(
+                    f"file ends inside the {count} {row_name} lines of {name!r}", file=path, line=end_line
+                )
+            lineno, text = entries[k]
+            tokens = text.split()
+            if len(tokens) != row_width:
+                raise DatasetFormatError(
+                    f"expected {row_width} values {row_description!r} for a face of {name!r}, "
+                    f"got {len(tokens)}: {text!r}",
+                    file=path, line=lineno,
+                )
+            rows.append((lineno, parse(tokens, lineno, text)))
+            k += 1
+        if zero_count_placeholder and count == 0 and k < n:
+            lineno, text = entries[k]
+            tokens = text.split()
+            if len(tokens) == row_width:
+                if any(parse(tokens, lineno, text)):
+                    raise DatasetFormatError(
+                        f"image {name!r} has 0 {row_name}s but is followed by a non-zero {row_name} line",
+                        file=path, line=lineno,
+                    )
+                k += 1
+        yield CountBlock(header, header_line, rows)

@@ -35,7 +35,9 @@ from .common import (
     check_root,
     clip_xywh,
     drop_degenerate_boxes,
+    iter_count_blocks,
     make_face_annotation,
+    read_annotation_lines,
 )
 
 logger = logging.getLogger(__name__)
@@ -68,50 +70,16 @@ def ellipse_to_xywh(major: float, minor: float, angle: float, cx: float, cy: flo
 def parse_fddb_ellipse_list(path: str) -> List[Tuple[str, List[Tuple[float, ...]]]]:
     """Parse one ``FDDB-fold-XX-ellipseList.txt`` into ``[(image_path, [(major, minor, angle, cx,
     cy), ...])]``. Raises :class:`DatasetFormatError` (file and 1-based line) on malformed input."""
-    try:
-        with open(path, "r") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise OSError(f"Cannot read FDDB annotation file '{path}': {e}") from e
-    records = []
-    i, n = 0, len(lines)
-    while i < n:
-        if not lines[i].strip():
-            i += 1
-            continue
-        tokens = lines[i].split()
-        if len(tokens) != 1:
-            raise DatasetFormatError(f"expected an image path, got {lines[i]!r}", file=path, line=i + 1)
-        img = tokens[0]
-        if i + 1 >= n or not lines[i + 1].strip().isdigit():
-            got = lines[i + 1] if i + 1 < n else "end of file"
-            raise DatasetFormatError(
-                f"expected the number of faces of {img!r}, got {got!r}", file=path, line=i + 2
-            )
-        count = int(lines[i + 1])
-        i += 2
-        faces = []
-        for _ in range(count):
-            if i >= n:
-                raise DatasetFormatError(
-                    f"file ends inside the {count} ellipse lines of {img!r}", file=path, line=i + 1
-                )
-            tokens = lines[i].split()
-            if len(tokens) != 6:
-                raise DatasetFormatError(
-                    "expected 6 values 'major_axis_radius minor_axis_radius angle center_x center_y 1'"
-                    f" for a face of {img!r}, got {len(tokens)}: {lines[i]!r}", file=path, line=i + 1,
-                )
-            try:
-                values = tuple(float(t) for t in tokens[:5])
-            except ValueError:
-                raise DatasetFormatError(
-                    f"expected numbers, got {lines[i]!r}", file=path, line=i + 1
-                ) from None
-            faces.append(values)
-            i += 1
-        records.append((img, faces))
-    return records
+    lines = read_annotation_lines(path, "FDDB")
+    blocks = iter_count_blocks(
+        path,
+        lines,
+        row_width=6,
+        row_description="major_axis_radius minor_axis_radius angle center_x center_y 1",
+        row_name="ellipse",
+        parse_row=lambda tokens: tuple(float(t) for t in tokens[:5]),
+    )
+    return [(block.header[0], [values for _, values in block.rows]) for block in blocks]
 
 
 def _read_fold_list(path: str) -> List[str]:

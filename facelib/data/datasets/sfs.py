@@ -28,7 +28,9 @@ from .common import (
     check_file,
     check_root,
     drop_degenerate_boxes,
+    iter_count_blocks,
     make_face_annotation,
+    read_annotation_lines,
     read_image_size,
 )
 
@@ -44,60 +46,30 @@ SFS_LAYOUT = """\
 SfsRecord = Tuple[str, str, List[Tuple[float, float, float, float, int]]]
 
 
+def _parse_face_row(tokens: List[str]) -> Tuple[float, float, float, float, int]:
+    """``x y w h occluded`` -> ``(x, y, w, h, occluded)``; ``occluded`` must be the integer 0 or 1."""
+    x, y, w, h = (float(t) for t in tokens[:4])
+    occ = int(tokens[4])
+    if occ not in (0, 1):
+        raise DatasetFormatError(f"'occluded' must be 0 or 1, got {occ}")
+    return (x, y, w, h, occ)
+
+
 def parse_sfs_faces_txt(path: str) -> List[SfsRecord]:
     """Parse ``faces.txt`` into ``[(image_rel, mask_rel, [(x, y, w, h, occluded), ...])]``.
     Raises :class:`DatasetFormatError` (file and 1-based line) on malformed input."""
-    try:
-        with open(path, "r") as f:
-            raw = f.read().splitlines()
-    except OSError as e:
-        raise OSError(f"Cannot read SFS annotation file '{path}': {e}") from e
-    # (line number, content) of the meaningful lines
-    lines = [(i + 1, s.strip()) for i, s in enumerate(raw) if s.strip() and not s.lstrip().startswith("#")]
-    records: List[SfsRecord] = []
-    k = 0
-    while k < len(lines):
-        lineno, text = lines[k]
-        tokens = text.split()
-        if len(tokens) != 2:
-            raise DatasetFormatError(
-                f"expected '<image path> <mask path>', got {text!r}", file=path, line=lineno
-            )
-        image_rel, mask_rel = tokens
-        if k + 1 >= len(lines):
-            raise DatasetFormatError(f"missing face count after {text!r}", file=path, line=lineno + 1)
-        cnt_line, cnt_text = lines[k + 1]
-        if not cnt_text.isdigit():
-            raise DatasetFormatError(
-                f"expected the number of faces of {image_rel!r}, got {cnt_text!r}", file=path, line=cnt_line
-            )
-        count = int(cnt_text)
-        k += 2
-        faces = []
-        for _ in range(count):
-            if k >= len(lines):
-                raise DatasetFormatError(
-                    f"file ends inside the {count} face lines of {image_rel!r}",
-                    file=path, line=len(raw) + 1,
-                )
-            lineno, text = lines[k]
-            tokens = text.split()
-            if len(tokens) != 5:
-                raise DatasetFormatError(
-                    f"expected 'x y w h occluded' for a face of {image_rel!r}, got {text!r}",
-                    file=path, line=lineno,
-                )
-            try:
-                x, y, w, h = (float(t) for t in tokens[:4])
-                occ = int(tokens[4])
-            except ValueError:
-                raise DatasetFormatError(f"expected numbers, got {text!r}", file=path, line=lineno) from None
-            if occ not in (0, 1):
-                raise DatasetFormatError(f"'occluded' must be 0 or 1, got {occ}", file=path, line=lineno)
-            faces.append((x, y, w, h, occ))
-            k += 1
-        records.append((image_rel, mask_rel, faces))
-    return records
+    lines = read_annotation_lines(path, "SFS")
+    blocks = iter_count_blocks(
+        path,
+        lines,
+        row_width=5,
+        row_description="x y w h occluded",
+        header_width=2,
+        header_description="'<image path> <mask path>'",
+        parse_row=_parse_face_row,
+        comment_prefix="#",
+    )
+    return [(block.header[0], block.header[1], [face for _, face in block.rows]) for block in blocks]
 
 
 def _image_id(image_rel: str) -> str:

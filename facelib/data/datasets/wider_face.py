@@ -43,7 +43,9 @@ from .common import (
     attach_image_sizes,
     check_root,
     drop_degenerate_boxes,
+    iter_count_blocks,
     make_face_annotation,
+    read_annotation_lines,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,74 +73,24 @@ WIDER_FACE_LAYOUT = """\
 WiderRecord = Tuple[str, Optional[np.ndarray]]
 
 
-def _parse_numbers(tokens: List[str], path: str, lineno: int) -> List[float]:
-    try:
-        return [float(t) for t in tokens]
-    except ValueError:
-        raise DatasetFormatError(
-            f"expected numbers, got {' '.join(tokens)!r}", file=path, line=lineno
-        ) from None
-
-
 def parse_wider_face_txt(path: str) -> List[WiderRecord]:
     """Parse an official ``wider_face_*_bbx_gt.txt`` into ``[(rel_path, faces)]`` where ``faces`` is
     an ``(N, 10)`` array of ``x1 y1 w h blur expression illumination invalid occlusion pose``.
     Raises :class:`DatasetFormatError` (file and 1-based line) on malformed input."""
-    try:
-        with open(path, "r") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise OSError(f"Cannot read WIDER FACE annotation file '{path}': {e}") from e
-
-    records: List[WiderRecord] = []
-    i, n = 0, len(lines)
-    while i < n:
-        if not lines[i].strip():
-            i += 1
-            continue
-        path_tokens = lines[i].split()
-        if len(path_tokens) != 1 or "/" not in path_tokens[0]:
-            raise DatasetFormatError(
-                f"expected an image path '<event>/<name>.jpg', got {lines[i]!r}", file=path, line=i + 1
-            )
-        rel = path_tokens[0]
-        if i + 1 >= n:
-            raise DatasetFormatError(f"missing face count after {rel!r}", file=path, line=i + 2)
-        count_tokens = lines[i + 1].split()
-        if len(count_tokens) != 1 or not count_tokens[0].isdigit():
-            raise DatasetFormatError(
-                f"expected the number of faces of {rel!r}, got {lines[i + 1]!r}", file=path, line=i + 2
-            )
-        count = int(count_tokens[0])
-        i += 2
-        rows = []
-        for _ in range(count):
-            if i >= n:
-                raise DatasetFormatError(
-                    f"file ends inside the {count} face lines of {rel!r}", file=path, line=i + 1
-                )
-            tokens = lines[i].split()
-            if len(tokens) != 10:
-                raise DatasetFormatError(
-                    f"expected 10 values 'x1 y1 w h blur expression illumination invalid occlusion "
-                    f"pose' for a face of {rel!r}, got {len(tokens)}: {lines[i]!r}",
-                    file=path, line=i + 1,
-                )
-            rows.append(_parse_numbers(tokens, path, i + 1))
-            i += 1
-        if count == 0 and i < n:
-            # The official placeholder for a face-less image: one all-zero face line.
-            tokens = lines[i].split()
-            if len(tokens) == 10:
-                values = _parse_numbers(tokens, path, i + 1)
-                if any(values):
-                    raise DatasetFormatError(
-                        f"image {rel!r} has 0 faces but is followed by a non-zero face line",
-                        file=path, line=i + 1,
-                    )
-                i += 1
-        records.append((rel, np.asarray(rows, dtype=np.float64).reshape(-1, 10)))
-    return records
+    lines = read_annotation_lines(path, "WIDER FACE")
+    blocks = iter_count_blocks(
+        path,
+        lines,
+        row_width=10,
+        row_description="x1 y1 w h blur expression illumination invalid occlusion pose",
+        header_description="an image path '<event>/<name>.jpg'",
+        header_check=lambda tokens: "/" in tokens[0],
+        zero_count_placeholder=True,
+    )
+    return [
+        (block.header[0], np.asarray([values for _, values in block.rows], dtype=np.float64).reshape(-1, 10))
+        for block in blocks
+    ]
 
 
 def parse_wider_face_filelist(path: str) -> List[WiderRecord]:

@@ -129,12 +129,6 @@ class MobileNetV1(Backbone):
                 outputs[name] = x
         return outputs
 
-    def output_shape(self):
-        return {
-            k: ShapeSpec(channels=self._out_feature_channels[k], stride=self._out_feature_strides[k])
-            for k in self._out_features
-        }
-
 
 @BACKBONE_REGISTRY.register()
 def build_mobilenet_v1_backbone(cfg, input_shape: ShapeSpec):

@@ -90,12 +90,6 @@ class VGG16(Backbone):
                 outputs[key] = x
         return outputs
 
-    def output_shape(self):
-        return {
-            k: ShapeSpec(channels=self._out_feature_channels[k], stride=self._out_feature_strides[k])
-            for k in self._out_features
-        }
-
 
 @BACKBONE_REGISTRY.register()
 def build_vgg16_backbone(cfg, input_shape: ShapeSpec):

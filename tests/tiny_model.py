@@ -1,0 +1,82 @@
+"""The tiny random FaceRetinaNet shared by tests/test_api.py, tests/tools/test_demo.py and
+tests/tools/test_benchmark.py: ResNet-18 FPN (GN), 64 channels, one head conv, 128 px test size, CPU.
+
+- :func:`tiny_cfg`: the config as a ``CfgNode`` (Base-FaceRetinaNet.yaml + :data:`TINY_SETTINGS`).
+- :func:`tiny_yaml` / :func:`write_tiny_config`: the same settings as a YAML file with ``_BASE_``
+  (for the tools' ``--config-file``).
+- :func:`save_tiny_checkpoint`: seeded random weights with a zero classification bias.
+
+Imported as ``tiny_model`` (``tests/`` is on ``sys.path`` through ``tests/conftest.py``).
+"""
+import os
+from typing import Dict, Optional
+
+import torch
+import yaml
+
+import facelib  # noqa: F401
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.modeling import build_model
+
+from facelib.config import get_face_cfg
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BASE_CONFIG = os.path.join(ROOT, "configs", "Base-FaceRetinaNet.yaml")
+
+# Dotted config keys -> values, applied on top of BASE_CONFIG.
+TINY_SETTINGS = {
+    "MODEL.DEVICE": "cpu",
+    "MODEL.RESNETS.DEPTH": 18,
+    "MODEL.RESNETS.RES2_OUT_CHANNELS": 64,
+    "MODEL.FPN.OUT_CHANNELS": 64,  # GN(32) on the 1x1 P7 of a 128 px input needs >= 2 ch / group
+    "MODEL.RETINANET.NUM_CONVS": 1,
+    "INPUT.MIN_SIZE_TEST": 128,
+    "INPUT.MAX_SIZE_TEST": 128,
+}
+
+
+def _settings(detections_per_image: Optional[int]) -> Dict:
+    settings = dict(TINY_SETTINGS)
+    if detections_per_image is not None:
+        settings["TEST.DETECTIONS_PER_IMAGE"] = detections_per_image
+    return settings
+
+
+def tiny_cfg(detections_per_image: Optional[int] = None, **overrides):
+    """The tiny config; ``detections_per_image`` sets ``TEST.DETECTIONS_PER_IMAGE`` (else the base
+    value), then ``overrides`` (dotted keys, e.g. ``**{"INPUT.FACE_AUG.TEST": "none"}``) are merged."""
+    cfg = get_face_cfg()
+    cfg.merge_from_file(BASE_CONFIG)
+    for key, value in list(_settings(detections_per_image).items()) + list(overrides.items()):
+        cfg.merge_from_list([key, value])
+    return cfg
+
+
+def tiny_yaml(detections_per_image: Optional[int] = None) -> str:
+    """The tiny config as YAML text with ``_BASE_: <BASE_CONFIG>``."""
+    tree: Dict = {"_BASE_": BASE_CONFIG}
+    for key, value in _settings(detections_per_image).items():
+        node = tree
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return yaml.safe_dump(tree, sort_keys=False)
+
+
+def write_tiny_config(path, detections_per_image: Optional[int] = None) -> str:
+    """Write :func:`tiny_yaml` to ``path``; returns the path as a string."""
+    with open(path, "w") as f:
+        f.write(tiny_yaml(detections_per_image))
+    return str(path)
+
+
+def save_tiny_checkpoint(cfg, folder, seed: int = 0, name: str = "tiny") -> str:
+    """Random weights of ``build_model(cfg)`` (``torch.manual_seed(seed)`` first) with a zero
+    classification bias (scores ~0.5 instead of the prior 0.01, so that loading them is visible in
+    the detections), saved as ``<folder>/<name>.pth``; returns that path."""
+    torch.manual_seed(seed)
+    model = build_model(cfg)
+    torch.nn.init.zeros_(model.head.cls_score.bias)
+    DetectionCheckpointer(model, save_dir=str(folder)).save(name)
+    return os.path.join(str(folder), f"{name}.pth")
