@@ -81,7 +81,7 @@ def main(argv=None):
     register_all_facelib_datasets()
     val_images = [d["file_name"] for d in DatasetCatalog.get("synthetic_faces_val")[:4]]
     _run("5/5 demo", ["tools/demo.py", "--config-file", args.config_file, "--input", *val_images,
-                      "--output", os.path.join(out, "demo"), "--json", os.path.join(out, "demo", "detections.json"),
+                      "--output", os.path.join(out, "demo"), "--json-file", os.path.join(out, "demo", "detections.json"),
                       "--opts", "MODEL.WEIGHTS", weights])
 
     print("\nQuick start finished. WIDER-protocol AP on synthetic_faces_val (held out):")
