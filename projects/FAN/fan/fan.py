@@ -1,0 +1,247 @@
+"""``FAN``: Face Attention Network (Wang, Yuan, Yu 2017) on facelib's :class:`FaceRetinaNet`.
+
+What FAN changes in the RetinaNet face detector, each through one FaceRetinaNet hook:
+
+* ``build_head``: :class:`FANHead` = detectron2's ``RetinaNetHead`` preceded by the anchor-level
+  attention branch (Sec. 3.2.2, Fig. 6): the level-k feature is multiplied by exp(m_k) (or m_k,
+  ``MODEL.FAN.ATTENTION_MODE``) before the class and box subnets; the head returns
+  ``[logits, deltas, attention_logits]`` (``[logits, deltas]`` with ``ATTENTION_ON`` False).
+* ``from_config``: the anchor setting of Table 1 (``MODEL.FAN.ANCHOR_SETTING``) is written into
+  ``MODEL.ANCHOR_GENERATOR`` before the anchors / head are built.
+* ``losses``: Eq. 1 (Sec. 3.3)::
+
+      L = sum_k 1/N_k^c sum_{i in A_k} l_c(p_i, p_i*)
+        + lambda1 sum_k 1/N_k^r sum_{i in A_k} I(p_i* = 1) l_r(t_i, t_i*)
+        + lambda2 sum_k l_a(m_k, m_k*)
+
+  l_c = sigmoid focal loss, l_r = smooth L1, both computed per pyramid level k. The paper defines
+  N_k^c as "the number of anchors in P_k which participate in the classification loss
+  computation" (positives + negatives; ignored anchors do not participate) and N_k^r as the number
+  of positive anchors of P_k. That is ``MODEL.FAN.CLS_LOSS_NORMALIZER "anchors"`` (default).
+  Normalising a focal loss by all participating anchors makes it far smaller than RetinaNet's
+  (normalised by the positives, Lin et al. Sec. 4.1), so ``"positives"`` gives RetinaNet's
+  normalisation instead (all levels' focal loss / all positives, as the public
+  re-implementation rainofmine/Face_Attention_Network does). Counts are over the whole batch; a
+  level without positives contributes no regression loss. No EMA is used (unlike FaceRetinaNet).
+* ``extra_losses``: ``loss_attention`` = lambda2 * sum_k l_a (see :mod:`.attention` for the targets
+  and the level assignment of faces).
+
+Label assignment (IoU >= 0.5 positive, < 0.4 negative, ``gt_ignore`` handling), decoding and NMS
+are FaceRetinaNet's unchanged.
+"""
+import logging
+from typing import Dict, List
+
+import torch
+from torch import Tensor
+
+from detectron2.config import configurable
+from detectron2.layers import ShapeSpec
+from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
+from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
+
+from facelib.modeling.face_retinanet import FaceRetinaNet, _put_scalar
+
+from .anchors import apply_anchor_setting
+from .attention import (
+    ATTENTION_MODES,
+    AttentionBranch,
+    apply_attention,
+    attention_loss,
+    attention_targets,
+    level_size_ranges_from_scales,
+)
+from .config import CLS_LOSS_NORMALIZERS, add_fan_config  # noqa: F401  (registers MODEL.FAN)
+
+__all__ = ["FAN", "FANHead"]
+
+logger = logging.getLogger(__name__)
+
+
+class FANHead(RetinaNetHead):
+    """RetinaNet's class / box subnets on attention-weighted features (Fig. 6).
+
+    ``forward(features)`` -> ``[logits, deltas, attention_logits]`` (per-level lists), or
+    ``[logits, deltas]`` when built with ``attention_on=False`` (then it is ``RetinaNetHead``).
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        input_shape: List[ShapeSpec],
+        attention_on: bool = True,
+        attention_mode: str = "exp",
+        attention_num_convs: int = 4,
+        attention_channels: int = 0,
+        attention_norm: str = "",
+        **kwargs,
+    ):
+        super().__init__(input_shape=input_shape, **kwargs)
+        if attention_mode not in ATTENTION_MODES:
+            raise ValueError(f"MODEL.FAN.ATTENTION_MODE must be one of {ATTENTION_MODES}, got {attention_mode!r}")
+        self.attention_on = bool(attention_on)
+        self.attention_mode = attention_mode
+        if self.attention_on:
+            self.attention = AttentionBranch(
+                input_shape[0].channels,
+                num_levels=len(input_shape),
+                num_convs=attention_num_convs,
+                conv_dim=attention_channels,
+                norm=attention_norm,
+            )
+
+    @classmethod
+    def from_config(cls, cfg, input_shape: List[ShapeSpec]):
+        ret = super().from_config(cfg, input_shape)
+        fan = cfg.MODEL.FAN
+        norm = fan.ATTENTION_NORM
+        ret.update(
+            attention_on=fan.ATTENTION_ON,
+            attention_mode=fan.ATTENTION_MODE,
+            attention_num_convs=fan.ATTENTION_NUM_CONVS,
+            attention_channels=fan.ATTENTION_CHANNELS,
+            attention_norm=cfg.MODEL.RETINANET.NORM if norm == "head" else norm,
+        )
+        return ret
+
+    def forward(self, features: List[Tensor]):
+        if not self.attention_on:
+            return list(super().forward(features))
+        attention_logits = self.attention(features)
+        logits, deltas = super().forward(apply_attention(features, attention_logits, self.attention_mode))
+        return [logits, deltas, attention_logits]
+
+
+@META_ARCH_REGISTRY.register()
+class FAN(FaceRetinaNet):
+    """Face Attention Network; see the module docstring."""
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        attention_on: bool = True,
+        loss_weight_attention: float = 1.0,
+        cls_loss_normalizer: str = "anchors",
+        attention_size_ranges=(),
+        **kwargs,
+    ):
+        """
+        Args:
+            attention_on: train / use the attention branch (the head must match).
+            loss_weight_attention: lambda2 of Eq. 1.
+            cls_loss_normalizer: "anchors" (Eq. 1) or "positives" (RetinaNet).
+            attention_size_ranges: per-level (lo, hi) face scales of the attention targets;
+                empty = derived from the anchors (:func:`level_size_ranges_from_scales`).
+            **kwargs: FaceRetinaNet's (``loss_box_reg_weight`` is lambda1).
+        """
+        super().__init__(**kwargs)
+        if cls_loss_normalizer not in CLS_LOSS_NORMALIZERS:
+            raise ValueError(
+                f"MODEL.FAN.CLS_LOSS_NORMALIZER must be one of {CLS_LOSS_NORMALIZERS}, got {cls_loss_normalizer!r}"
+            )
+        self.attention_on = bool(attention_on)
+        if self.attention_on != bool(getattr(self.head, "attention_on", False)):
+            raise ValueError("FAN(attention_on=...) and its head disagree")
+        self.loss_weight_attention = float(loss_weight_attention)
+        self.cls_loss_normalizer = cls_loss_normalizer
+        if attention_size_ranges:
+            ranges = [(float(lo), float(hi)) for lo, hi in attention_size_ranges]
+        else:
+            ranges = level_size_ranges_from_scales(self.anchor_scales_per_level())
+        if len(ranges) != len(self.head_in_features):
+            raise ValueError(f"{len(ranges)} attention size ranges for {len(self.head_in_features)} levels")
+        self.attention_size_ranges = ranges
+
+    @classmethod
+    def from_config(cls, cfg):
+        setting = cfg.MODEL.FAN.ANCHOR_SETTING
+        if setting:
+            cfg = cfg.clone()
+            cfg.defrost()
+            apply_anchor_setting(cfg, setting)
+        ret = super().from_config(cfg)
+        fan = cfg.MODEL.FAN
+        ret.update(
+            attention_on=fan.ATTENTION_ON,
+            loss_weight_attention=fan.LOSS_WEIGHT_ATTENTION,
+            cls_loss_normalizer=fan.CLS_LOSS_NORMALIZER,
+            attention_size_ranges=[tuple(r) for r in fan.ATTENTION_SIZE_RANGES],
+            loss_box_reg_weight=fan.LOSS_WEIGHT_REG,  # lambda1
+        )
+        return ret
+
+    @classmethod
+    def build_head(cls, cfg, feature_shapes):
+        return FANHead(cfg, feature_shapes)
+
+    def anchor_scales_per_level(self) -> List[List[float]]:
+        """sqrt(area) of every cell anchor, per level (works for any anchor generator)."""
+        out = []
+        for cell in self.anchor_generator.cell_anchors:
+            wh = (cell[:, 2:] - cell[:, :2]).double()
+            out.append(torch.sqrt(wh[:, 0] * wh[:, 1]).tolist())
+        return out
+
+    # ------------------------------------------------------------------ Eq. 1
+    def losses(self, anchors, pred_logits, gt_labels, pred_anchor_deltas, gt_boxes):
+        """Per-level focal and smooth-L1 losses normalised as Eq. 1 (module docstring)."""
+        num_images = len(gt_labels)
+        gt_labels = torch.stack(gt_labels)  # (N, R)
+        valid_mask = gt_labels >= 0
+        pos_mask = valid_mask & (gt_labels != self.num_classes)
+        _put_scalar("num_pos_anchors", pos_mask.sum().item() / num_images)
+        _put_scalar("num_ignored_anchors", (~valid_mask).sum().item() / num_images)
+
+        loss_cls = pred_logits[0].sum() * 0.0
+        loss_box_reg = pred_anchor_deltas[0].sum() * 0.0
+        start = 0
+        for k, anchors_k in enumerate(anchors):
+            sl = slice(start, start + len(anchors_k))
+            start = sl.stop
+            valid_k, pos_k = valid_mask[:, sl], pos_mask[:, sl]
+            cls_k = self.classification_loss([pred_logits[k]], gt_labels[:, sl], valid_k)
+            if self.cls_loss_normalizer == "anchors":
+                cls_k = cls_k / max(valid_k.sum().item(), 1)
+            loss_cls = loss_cls + cls_k
+            num_pos_k = pos_k.sum().item()
+            if num_pos_k > 0:
+                reg_k = self.box_regression_loss(
+                    [anchors_k], [pred_anchor_deltas[k]], [b[sl] for b in gt_boxes], pos_k
+                )
+                loss_box_reg = loss_box_reg + reg_k / num_pos_k
+        if self.cls_loss_normalizer == "positives":
+            loss_cls = loss_cls / max(pos_mask.sum().item(), 1)
+        return {
+            "loss_cls": self.loss_cls_weight * loss_cls,
+            "loss_box_reg": self.loss_box_reg_weight * loss_box_reg,
+        }
+
+    def extra_losses(
+        self, images, features, predictions, gt_instances, anchors, gt_labels, gt_boxes
+    ) -> Dict[str, Tensor]:
+        """``loss_attention`` = lambda2 * sum_k l_a(m_k, m_k*) (Sec. 3.2.2 / Eq. 1)."""
+        if not self.attention_on:
+            return {}
+        logits = predictions[2]
+        targets = self.attention_targets(images, logits, gt_instances)
+        return {"loss_attention": self.loss_weight_attention * attention_loss(logits, targets)}
+
+    @torch.no_grad()
+    def attention_targets(self, images, attention_logits: List[Tensor], gt_instances) -> List[Tensor]:
+        """Per level (N, Hk, Wk) targets of the batch (1 face, 0 background, -1 ignored)."""
+        image_size = tuple(images.tensor.shape[-2:])
+        map_sizes = [tuple(z.shape[-2:]) for z in attention_logits]
+        strides = self.anchor_generator.strides
+        per_image = []
+        for gt in gt_instances:
+            targets, ignored = self.split_ignored(gt)
+            per_image.append(
+                attention_targets(
+                    targets.gt_boxes, image_size, strides, self.attention_size_ranges,
+                    map_sizes=map_sizes, ignore_boxes=ignored,
+                )
+            )
+        device = attention_logits[0].device
+        return [torch.stack([t[k] for t in per_image]).to(device) for k in range(len(map_sizes))]
