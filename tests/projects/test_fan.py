@@ -238,6 +238,26 @@ def test_attention_off_is_plain_baseline():
     assert len(model.head_outputs(model.forward_features(model.preprocess_image(_batch())))) == 2
 
 
+def test_attention_off_with_retinanet_losses_equals_face_retinanet():
+    """ATTENTION_ON False + CLS_LOSS_NORMALIZER "retinanet" is exactly the FaceRetinaNet baseline:
+    same parameters, same losses on the same batch (so the CPU comparison isolates attention)."""
+    anchors = ("MODEL.FAN.ANCHOR_SETTING", "", "MODEL.ANCHOR_GENERATOR.SIZES", [[16], [32], [64], [128], [256]],
+               "MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS", [[1.0, 1.5]])
+    fan = _model("MODEL.FAN.ATTENTION_ON", False, "MODEL.FAN.CLS_LOSS_NORMALIZER", "retinanet", *anchors)
+    base = _model("MODEL.META_ARCHITECTURE", "FaceRetinaNet", *anchors)
+    assert sorted(fan.state_dict()) == sorted(base.state_dict())
+    base.load_state_dict(fan.state_dict())
+    fan.train()
+    base.train()
+    from detectron2.utils.events import EventStorage
+
+    with EventStorage():
+        lf, lb = fan(_batch()), base(_batch())
+    assert set(lf) == set(lb) == {"loss_cls", "loss_box_reg"}
+    for k in lf:
+        assert torch.allclose(lf[k], lb[k]), (k, lf[k], lb[k])
+
+
 def test_attention_loss_falls_when_training_fixed_batch():
     model = _model()
     model.train()

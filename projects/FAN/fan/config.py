@@ -13,7 +13,7 @@ from facelib.config import register_config_extension
 __all__ = ["add_fan_config", "ATTENTION_MODES", "CLS_LOSS_NORMALIZERS"]
 
 ATTENTION_MODES = ("exp", "plain")
-CLS_LOSS_NORMALIZERS = ("anchors", "positives")
+CLS_LOSS_NORMALIZERS = ("anchors", "positives", "retinanet")
 
 
 @register_config_extension
@@ -69,6 +69,9 @@ def add_fan_config(cfg):
     # negatives, not the ignored ones). "positives" = RetinaNet's (Lin et al. Sec. 4.1) and the
     # public re-implementation's (rainofmine/Face_Attention_Network losses.py): the summed focal
     # loss of all levels divided by the number of positive anchors. The regression loss is
-    # always normalised per level by that level's positives (N_k^r in Eq. 1).
+    # always normalised per level by that level's positives (N_k^r in Eq. 1). "retinanet" = the
+    # losses of facelib's FaceRetinaNet unchanged (both terms over all levels divided by an EMA of
+    # the positives, MODEL.FACE_RETINANET.LOSS_NORMALIZER_*): FAN with ATTENTION_ON False is then
+    # exactly the FaceRetinaNet baseline, so a comparison isolates the attention branch (Table 4).
     default("CLS_LOSS_NORMALIZER", "anchors")
     return cfg

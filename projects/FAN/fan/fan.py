@@ -131,7 +131,8 @@ class FAN(FaceRetinaNet):
         Args:
             attention_on: train / use the attention branch (the head must match).
             loss_weight_attention: lambda2 of Eq. 1.
-            cls_loss_normalizer: "anchors" (Eq. 1) or "positives" (RetinaNet).
+            cls_loss_normalizer: "anchors" (Eq. 1), "positives" (RetinaNet) or "retinanet"
+                (FaceRetinaNet's losses, EMA normaliser).
             attention_size_ranges: per-level (lo, hi) face scales of the attention targets;
                 empty = derived from the anchors (:func:`level_size_ranges_from_scales`).
             **kwargs: FaceRetinaNet's (``loss_box_reg_weight`` is lambda1).
@@ -186,7 +187,10 @@ class FAN(FaceRetinaNet):
 
     # ------------------------------------------------------------------ Eq. 1
     def losses(self, anchors, pred_logits, gt_labels, pred_anchor_deltas, gt_boxes):
-        """Per-level focal and smooth-L1 losses normalised as Eq. 1 (module docstring)."""
+        """Per-level focal and smooth-L1 losses normalised as Eq. 1 (module docstring); with
+        ``cls_loss_normalizer == "retinanet"`` FaceRetinaNet's losses unchanged."""
+        if self.cls_loss_normalizer == "retinanet":
+            return super().losses(anchors, pred_logits, gt_labels, pred_anchor_deltas, gt_boxes)
         num_images = len(gt_labels)
         gt_labels = torch.stack(gt_labels)  # (N, R)
         valid_mask = gt_labels >= 0
