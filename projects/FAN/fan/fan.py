@@ -23,6 +23,8 @@ What FAN changes in the RetinaNet face detector, each through one FaceRetinaNet 
   normalisation instead (all levels' focal loss / all positives, as the public
   re-implementation rainofmine/Face_Attention_Network does). Counts are over the whole batch; a
   level without positives contributes no regression loss. No EMA is used (unlike FaceRetinaNet).
+  ``"retinanet"`` keeps FaceRetinaNet's losses unchanged (EMA normaliser), so that FAN without
+  attention equals the FaceRetinaNet baseline exactly.
 * ``extra_losses``: ``loss_attention`` = lambda2 * sum_k l_a (see :mod:`.attention` for the targets
   and the level assignment of faces).
 
