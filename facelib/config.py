@@ -17,6 +17,29 @@ def register_config_extension(fn):
     return fn
 
 
+class ConfigDefaults:
+    """Attribute writes that create only the missing keys of a ``CfgNode``, so ``add_*_config``
+    functions are idempotent and never overwrite what a YAML, another extension or a project
+    already set: ``d = config_defaults(cfg.MODEL, "FAN"); d.ATTENTION_ON = True``."""
+
+    def __init__(self, node):
+        object.__setattr__(self, "_node", node)
+
+    def __setattr__(self, key, value):
+        if key not in self._node:
+            setattr(self._node, key, value)
+
+
+def config_defaults(parent, key=None):
+    """:class:`ConfigDefaults` writer of ``parent``, or of its child node ``key`` (created empty
+    when missing)."""
+    if key is None:
+        return ConfigDefaults(parent)
+    if key not in parent:
+        setattr(parent, key, CN())
+    return ConfigDefaults(parent[key])
+
+
 def get_face_cfg():
     """detectron2's default config + facelib's keys + every registered project's keys.
 

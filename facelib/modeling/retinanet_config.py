@@ -17,35 +17,16 @@ has are *not* duplicated; FaceRetinaNet reads them where they are:
 The anchor keys sit in ``MODEL.ANCHOR_GENERATOR`` (not ``FACE_RETINANET``) because the generator
 is a registry module any meta-architecture (e.g. an RPN) builds from that node.
 """
-from detectron2.config import CfgNode as CN
 
-from facelib.config import register_config_extension
+from facelib.config import config_defaults, register_config_extension
 
 __all__ = ["add_face_anchor_config", "add_face_retinanet_config"]
-
-
-class _Defaults:
-    """Sets only keys a node does not have yet, so the add functions are idempotent and never
-    overwrite keys another extension (or a project) already put there."""
-
-    def __init__(self, node):
-        object.__setattr__(self, "_node", node)
-
-    def __setattr__(self, key, value):
-        if key not in self._node:
-            setattr(self._node, key, value)
-
-
-def _child(node, key):
-    if key not in node:
-        setattr(node, key, CN())
-    return node[key]
 
 
 def add_face_anchor_config(cfg):
     """Extra ``MODEL.ANCHOR_GENERATOR`` keys read by ``FaceAnchorGenerator`` (set
     ``MODEL.ANCHOR_GENERATOR.NAME: "FaceAnchorGenerator"`` to use it). In place; idempotent."""
-    ag = _Defaults(cfg.MODEL.ANCHOR_GENERATOR)
+    ag = config_defaults(cfg.MODEL.ANCHOR_GENERATOR)
     # How an aspect ratio r (= h / w, as in detectron2 and the face papers) shapes an anchor of
     # scale s: "area" keeps w*h = s^2 (detectron2 / Faster R-CNN Sec. 3.1.1 / S3FD), "width" keeps
     # w = s and sets h = r*s. See facelib/modeling/anchors.py.
@@ -74,7 +55,7 @@ def add_face_retinanet_config(cfg):
     # facelib has one class, "face" (docs/data_format.md); detectron2's default is COCO's 80.
     cfg.MODEL.RETINANET.NUM_CLASSES = 1
 
-    _C = _Defaults(_child(cfg.MODEL, "FACE_RETINANET"))
+    _C = config_defaults(cfg.MODEL, "FACE_RETINANET")
     # Handling of faces with instances.gt_ignore = True (WIDER "invalid", MAFA face_type 3, ...;
     # docs/data_format.md):
     #   "ignore": anchors whose best-matching face is an ignored one (with IoU >=

@@ -51,13 +51,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from detectron2.config import CfgNode as CN
 from detectron2.config import configurable
 from detectron2.data.transforms import ResizeShortestEdge
 from detectron2.layers import batched_nms
 from detectron2.structures import Boxes, Instances, pairwise_iou
 
-from facelib.config import register_config_extension
+from facelib.config import config_defaults, register_config_extension
 
 __all__ = [
     "add_face_tta_config",
@@ -77,9 +76,7 @@ def add_face_tta_config(cfg):
     """Add ``TEST.FACE_TTA.*`` to ``cfg`` in place; return ``cfg``. Registered with
     :func:`facelib.config.register_config_extension` (``get_face_cfg()`` applies it); keys that
     already exist are left untouched."""
-    if "FACE_TTA" not in cfg.TEST:
-        cfg.TEST.FACE_TTA = CN()
-    _C = _Defaults(cfg.TEST.FACE_TTA)
+    _C = config_defaults(cfg.TEST, "FACE_TTA")
     # Use FaceDetectorWithTTA at test time (the trainer wraps the model when True).
     _C.ENABLED = False
     # Short-side sizes of the test pyramid (pixels); <= 0 = the input image as given. FAN and
@@ -105,17 +102,6 @@ def add_face_tta_config(cfg):
     # Images per model call.
     _C.BATCH_SIZE = 1
     return cfg
-
-
-class _Defaults:
-    """Attribute writes that only create missing keys of a CfgNode."""
-
-    def __init__(self, node):
-        object.__setattr__(self, "_node", node)
-
-    def __setattr__(self, key, value):
-        if key not in self._node:
-            setattr(self._node, key, value)
 
 
 # ---------------------------------------------------------------------- box operations

@@ -15,9 +15,8 @@ detectron2's aspect ratio is height / width (``DefaultAnchorGenerator.generate_c
 the orientation of faces (a face box is taller than wide), which is how facelib reads the paper's
 ratios (the paper lists the numbers without saying h/w or w/h).
 """
-from detectron2.config import CfgNode as CN
 
-from facelib.config import register_config_extension
+from facelib.config import config_defaults, register_config_extension
 
 __all__ = ["add_aofd_config", "MASK_TYPES", "GENERATOR_GRAD_MODES"]
 
@@ -31,66 +30,60 @@ GENERATOR_GRAD_MODES = ("straight_through",)
 @register_config_extension
 def add_aofd_config(cfg):
     """Add ``MODEL.AOFD`` to ``cfg`` in place (keys already present are kept); return ``cfg``."""
-    if "AOFD" not in cfg.MODEL:
-        cfg.MODEL.AOFD = CN()
-    node = cfg.MODEL.AOFD
-
-    def default(key, value):
-        if key not in node:
-            setattr(node, key, value)
+    node = config_defaults(cfg.MODEL, "AOFD")
 
     # Adversarial mask generator on/off (Sec. 3.2, Fig. 3: four conv layers on the 7x7 RoI
     # features, one-channel output). False: no generator is built and "generator" is dropped from
     # MASK_TYPES (the "half" / "random" masks of the ablation remain).
-    default("GENERATOR_ON", True)
+    node.GENERATOR_ON = True
     # Occlusion segmentation branch on/off (Sec. 3.4, Fig. 4).
-    default("SEGMENTATION_ON", True)
+    node.SEGMENTATION_ON = True
     # Masks applied to the positive RoIs' pooled features while training the detector (Sec. 3.3):
     # each positive RoI gets one type drawn uniformly from this list (facelib's mixing rule; the
     # paper uses the three kinds together). Known: see MASK_TYPES above.
-    default("MASK_TYPES", ["generator", "half", "random"])
+    node.MASK_TYPES = ["generator", "half", "random"]
     # Sec. 3.3: the masked copies of the positive RoIs are ADDED to the RoI batch and the original,
     # unmasked features are kept alongside (True), or the masked features REPLACE the positives'
     # features (False). Masked copies keep their RoI's class and box-regression targets.
-    default("KEEP_UNMASKED", True)
+    node.KEEP_UNMASKED = True
     # Hard selection (Sec. 3.2): while training the generator, the lowest quarter of the 49 mask
     # scores is set to 0 (dropped), the rest to 1. round(0.25 * 49) = 12 positions.
-    default("GENERATOR_DROP_FRACTION_TRAIN_G", 0.25)
+    node.GENERATOR_DROP_FRACTION_TRAIN_G = 0.25
     # ... and while training the detector with generated masks, the lowest third:
     # round(49 / 3) = 16 positions (Sec. 3.3).
-    default("GENERATOR_DROP_FRACTION_TRAIN_D", 1.0 / 3.0)
+    node.GENERATOR_DROP_FRACTION_TRAIN_D = 1.0 / 3.0
     # Differentiable path of the hard selection for the generator loss. The forward value is the
     # hard 0/1 mask; "straight_through": the gradient w.r.t. the mask goes to sigmoid(scores)
     # (mask = hard + (s - s.detach())). The paper back-propagates through the generated mask without
     # detailing the binarisation's gradient; this is facelib's choice.
-    default("GENERATOR_GRAD", "straight_through")
+    node.GENERATOR_GRAD = "straight_through"
     # Mask generator: 4 convs (Sec. 3.2, Fig. 3), 3x3, ReLU between them, channels below
     # (0 = the RoI feature channels, 512 for VGG16 conv5; facelib's choice, not stated).
-    default("GENERATOR_NUM_CONVS", 4)
-    default("GENERATOR_CHANNELS", 0)
+    node.GENERATOR_NUM_CONVS = 4
+    node.GENERATOR_CHANNELS = 0
     # Eq. 2: L_g = GAMMA * L_com - ETA * L_c. GAMMA weighs the compactness loss (Eq. 3), 1e-6.
-    default("GAMMA", 1e-6)
+    node.GAMMA = 1e-6
     # ETA weighs the (negated) detector classification loss on the masked RoIs, 1.
-    default("ETA", 1.0)
+    node.ETA = 1.0
     # Sec. 3.4: weight mu of the occlusion segmentation loss in the detector's total loss, 1e-5.
     # facelib's loss is the MEAN cross entropy over the supervised cells (occlusion_seg.py); if
     # the paper's loss is a SUM over pixels, mu = 1e-5 weighs it far more than here -- to be checked
     # against the paper / by training before relying on the default.
-    default("SEG_LOSS_WEIGHT", 1e-5)
+    node.SEG_LOSS_WEIGHT = 1e-5
     # Sec. 3.4: the segmentation loss is computed only inside the GT face boxes enlarged by this
     # factor about their centres. (Inference crops the per-face masks inside the regressed boxes
     # themselves, facelib.api's box-relative format; see occlusion_seg.py.)
-    default("SEG_BOX_ENLARGE", 1.3)
+    node.SEG_BOX_ENLARGE = 1.3
     # Segmentation branch (Sec. 3.4, Fig. 4): fully convolutional on the backbone feature map,
     # SEG_NUM_CONVS 3x3 convs + ReLU then a 1x1 conv to 2 classes (softmax per pixel). Depth and
     # width are facelib's choices (the figure's layer sizes were not re-checked).
-    default("SEG_IN_FEATURE", "vgg_conv5")
-    default("SEG_NUM_CONVS", 2)
-    default("SEG_CHANNELS", 512)
+    node.SEG_IN_FEATURE = "vgg_conv5"
+    node.SEG_NUM_CONVS = 2
+    node.SEG_CHANNELS = 512
     # Side M of the per-detection occlusion masks ``pred_occlusion_masks`` (N, 1, M, M), cropped
     # (RoIAlign) from the image-level occluded-class probability inside each regressed box.
-    default("SEG_MASK_SIZE", 14)
+    node.SEG_MASK_SIZE = 14
     # Online hard example mining for the RoI classifier (Shrivastava et al. 2016); off by default.
     # True is not implemented yet (building the model raises).
-    default("OHEM", False)
+    node.OHEM = False
     return cfg

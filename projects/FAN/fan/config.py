@@ -6,9 +6,8 @@ paper (Wang, Yuan, Yu 2017, arXiv 1711.07246) its default comes from. Keys FAN s
 RetinaNet baseline stay where FaceRetinaNet reads them (``MODEL.RETINANET.*`` IoU thresholds 0.5 /
 0.4, focal loss 0.25 / 2, ``MODEL.FACE_RETINANET.*``; see facelib/modeling/retinanet_config.py).
 """
-from detectron2.config import CfgNode as CN
 
-from facelib.config import register_config_extension
+from facelib.config import config_defaults, register_config_extension
 
 __all__ = ["add_fan_config", "ATTENTION_MODES", "CLS_LOSS_NORMALIZERS"]
 
@@ -19,51 +18,45 @@ CLS_LOSS_NORMALIZERS = ("anchors", "positives", "retinanet")
 @register_config_extension
 def add_fan_config(cfg):
     """Add ``MODEL.FAN`` to ``cfg`` in place (keys already present are kept); return ``cfg``."""
-    if "FAN" not in cfg.MODEL:
-        cfg.MODEL.FAN = CN()
-    node = cfg.MODEL.FAN
-
-    def default(key, value):
-        if key not in node:
-            setattr(node, key, value)
+    node = config_defaults(cfg.MODEL, "FAN")
 
     # Anchor-level attention on/off (Sec. 3.2.2; Table 2/4 "attention" vs the RetinaNet-style
     # baseline). False = FAN without attention: the plain baseline with FAN's anchors and Eq. 1
     # loss normalisation (no attention parameters, no loss_attention).
-    default("ATTENTION_ON", True)
+    node.ATTENTION_ON = True
     # How the attention map m_k (= sigmoid of the attention subnet's output, in [0, 1]) is applied
     # to the level-k feature before the class and box subnets (Sec. 3.2.2, Fig. 6; Table 4):
     # "exp" = F_k * exp(m_k) (the paper's choice: background features are kept, faces amplified
     # up to e, so context survives); "plain" = F_k * m_k (the ablation that zeroes the context).
-    default("ATTENTION_MODE", "exp")
+    node.ATTENTION_MODE = "exp"
     # Attention subnet (Sec. 3.2.2, Fig. 6: a small segmentation subnet per level, weights shared
     # across levels like RetinaNet's subnets): ATTENTION_NUM_CONVS 3x3 convs + ReLU, then one 3x3
     # conv to 1 channel. 4 convs = the depth of RetinaNet's subnets (Lin et al. Sec. 4) the paper
     # builds on (and rainofmine/Face_Attention_Network's LevelAttentionModel).
-    default("ATTENTION_NUM_CONVS", 4)
+    node.ATTENTION_NUM_CONVS = 4
     # Channels of those convs; 0 = the FPN channels (256 in the paper).
-    default("ATTENTION_CHANNELS", 0)
+    node.ATTENTION_CHANNELS = 0
     # Normalisation in the attention convs: "head" = the same as MODEL.RETINANET.NORM (GN for the
     # from-scratch configs, BN for MobileNet), "" = none (the paper: no norm in the subnets), or
     # any detectron2 norm name (BN gets one BN per level, as detectron2's RetinaNetHead does).
-    default("ATTENTION_NORM", "head")
+    node.ATTENTION_NORM = "head"
     # Face-size range (sqrt(w*h), input pixels) assigned to each level's attention target,
     # [[lo, hi], ...] one per level, lo <= s < hi. [] = derived from the anchors (Sec. 3.2.2: "we
     # assign faces to levels by their scale like the anchors"): a face goes to the level holding
     # the anchor scale nearest to its own in log space, i.e. ranges split at the geometric mean of
     # adjacent levels' extreme anchor scales, the lowest level open below, the top open above.
-    default("ATTENTION_SIZE_RANGES", [])
+    node.ATTENTION_SIZE_RANGES = []
     # Anchor setting of Table 1 (Sec. 3.2.1), applied to MODEL.ANCHOR_GENERATOR at build time:
     # "retinanet" (32..512, 3 scales x {0.5, 1, 2}, A = 9), "fan" (areas 16^2..406^2, scale step
     # 2^(1/3), ratios {1, 1.5}, A = 6; the paper's choice), "dense" (areas 8^2..645^2, 4 scales x
     # {1, 1.5}, A = 8); "" = keep MODEL.ANCHOR_GENERATOR as configured. See projects/FAN/fan/anchors.py.
-    default("ANCHOR_SETTING", "fan")
+    node.ANCHOR_SETTING = "fan"
     # Eq. 1 (Sec. 3.3): L = sum_k 1/N_k^c sum_{i in A_k} l_c + lambda1 sum_k 1/N_k^r sum_{i in A_k}
     # I(p_i* = 1) l_r + lambda2 sum_k l_a(m_k, m_k*). lambda1 and lambda2 are both 1 in the paper.
     # LOSS_WEIGHT_REG replaces MODEL.FACE_RETINANET.LOSS_BOX_REG_WEIGHT for FAN (the focal loss keeps
     # MODEL.FACE_RETINANET.LOSS_CLS_WEIGHT, 1).
-    default("LOSS_WEIGHT_REG", 1.0)  # lambda1
-    default("LOSS_WEIGHT_ATTENTION", 1.0)  # lambda2
+    node.LOSS_WEIGHT_REG = 1.0  # lambda1
+    node.LOSS_WEIGHT_ATTENTION = 1.0  # lambda2
     # Normaliser of the focal loss. "anchors" = Eq. 1 literally: per level k, N_k^c = "the number
     # of anchors in P_k which participate in the classification loss computation" (positives and
     # negatives, not the ignored ones). "positives" = RetinaNet's (Lin et al. Sec. 4.1) and the
@@ -73,5 +66,5 @@ def add_fan_config(cfg):
     # losses of facelib's FaceRetinaNet unchanged (both terms over all levels divided by an EMA of
     # the positives, MODEL.FACE_RETINANET.LOSS_NORMALIZER_*): FAN with ATTENTION_ON False is then
     # exactly the FaceRetinaNet baseline, so a comparison isolates the attention branch (Table 4).
-    default("CLS_LOSS_NORMALIZER", "anchors")
+    node.CLS_LOSS_NORMALIZER = "anchors"
     return cfg
