@@ -7,9 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from detectron2.modeling.backbone import Backbone
-from detectron2.modeling.backbone.fpn import LastLevelMaxPool, LastLevelP6P7
+from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool, LastLevelP6P7
 
-__all__ = ["LastLevelStridedConvs", "build_fpn_top_block"]
+__all__ = ["LastLevelStridedConvs", "build_fpn_top_block", "build_face_fpn"]
 
 
 class LastLevelStridedConvs(nn.Module):
@@ -73,3 +73,17 @@ def build_fpn_top_block(cfg, bottom_up: Backbone, in_features, out_channels: int
     if num_levels == 2 and last_level == 5:
         return LastLevelP6P7(in_channels, out_channels, in_feature=in_feature)
     return LastLevelStridedConvs(in_channels, out_channels, num_levels, in_feature, last_level + 1)
+
+
+def build_face_fpn(cfg, bottom_up: Backbone, in_features) -> FPN:
+    """detectron2's ``FPN`` on ``in_features`` of ``bottom_up`` with ``MODEL.FPN.OUT_CHANNELS / NORM /
+    FUSE_TYPE`` and the ``MODEL.FPN.TOP_LEVELS*`` extra levels of :func:`build_fpn_top_block`."""
+    out_channels = cfg.MODEL.FPN.OUT_CHANNELS
+    return FPN(
+        bottom_up=bottom_up,
+        in_features=in_features,
+        out_channels=out_channels,
+        norm=cfg.MODEL.FPN.NORM,
+        top_block=build_fpn_top_block(cfg, bottom_up, in_features, out_channels),
+        fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
+    )

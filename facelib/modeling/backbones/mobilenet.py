@@ -17,9 +17,8 @@ from torch import nn
 
 from detectron2.layers import Conv2d, FrozenBatchNorm2d, ShapeSpec, get_norm
 from detectron2.modeling.backbone import BACKBONE_REGISTRY, Backbone
-from detectron2.modeling.backbone.fpn import FPN
 
-from .fpn_top import build_fpn_top_block
+from .fpn_top import build_face_fpn
 
 __all__ = [
     "MobileNetV1",
@@ -154,15 +153,7 @@ def build_mobilenet_v1_fpn_backbone(cfg, input_shape: ShapeSpec):
     ``MODEL.FPN.IN_FEATURES`` is not read: base configs set it to ResNet names."""
     bottom_up = build_mobilenet_v1_backbone(cfg, input_shape)
     in_features = list(cfg.MODEL.MOBILENET.OUT_FEATURES)
-    out_channels = cfg.MODEL.FPN.OUT_CHANNELS
-    return FPN(
-        bottom_up=bottom_up,
-        in_features=in_features,
-        out_channels=out_channels,
-        norm=cfg.MODEL.FPN.NORM,
-        top_block=build_fpn_top_block(cfg, bottom_up, in_features, out_channels),
-        fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
-    )
+    return build_face_fpn(cfg, bottom_up, in_features)
 
 
 def _find_mobilenet(module: nn.Module) -> MobileNetV1:

@@ -12,10 +12,9 @@ import logging
 
 from detectron2.layers import ShapeSpec
 from detectron2.modeling.backbone import BACKBONE_REGISTRY
-from detectron2.modeling.backbone.fpn import FPN
 from detectron2.modeling.backbone.resnet import build_resnet_backbone
 
-from .fpn_top import build_fpn_top_block
+from .fpn_top import build_face_fpn
 
 __all__ = ["build_face_resnet_fpn_backbone"]
 
@@ -51,12 +50,4 @@ def build_face_resnet_fpn_backbone(cfg, input_shape: ShapeSpec):
     """
     cfg, in_features = _resnet_cfg(cfg)
     bottom_up = build_resnet_backbone(cfg, input_shape)
-    out_channels = cfg.MODEL.FPN.OUT_CHANNELS
-    return FPN(
-        bottom_up=bottom_up,
-        in_features=in_features,
-        out_channels=out_channels,
-        norm=cfg.MODEL.FPN.NORM,
-        top_block=build_fpn_top_block(cfg, bottom_up, in_features, out_channels),
-        fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
-    )
+    return build_face_fpn(cfg, bottom_up, in_features)
