@@ -80,3 +80,17 @@ def save_tiny_checkpoint(cfg, folder, seed: int = 0, name: str = "tiny") -> str:
     torch.nn.init.zeros_(model.head.cls_score.bias)
     DetectionCheckpointer(model, save_dir=str(folder)).save(name)
     return os.path.join(str(folder), f"{name}.pth")
+
+
+def config_from_file(path: str, *opts):
+    """``get_face_cfg()`` merged with the YAML at ``path`` (relative to the repo root) and ``opts``."""
+    cfg = get_face_cfg()
+    cfg.merge_from_file(os.path.join(ROOT, path))
+    cfg.merge_from_list(list(opts))
+    return cfg
+
+
+def seeded_model(cfg, seed: int = 0):
+    """``build_model(cfg)`` with the weights drawn after ``torch.manual_seed(seed)``."""
+    torch.manual_seed(seed)
+    return build_model(cfg)

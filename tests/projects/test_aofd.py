@@ -9,12 +9,12 @@ from torch.nn import functional as F
 
 import facelib  # noqa: F401
 from detectron2.layers import ShapeSpec
-from detectron2.modeling import build_model
 from detectron2.modeling.anchor_generator import build_anchor_generator
 from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import EventStorage
 
 from facelib.config import get_face_cfg
+from tiny_model import ROOT as REPO, config_from_file, seeded_model
 from projects.AOFD.aofd import (
     AOFD,
     AOFDROIHeads,
@@ -32,20 +32,15 @@ from projects.AOFD.aofd import (
     random_masks,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY = os.path.join(REPO, "configs", "aofd_tiny_cpu.yaml")
+TINY = os.path.join("configs", "aofd_tiny_cpu.yaml")
 
 
 def _cfg(*opts):
-    cfg = get_face_cfg()
-    cfg.merge_from_file(TINY)
-    cfg.merge_from_list(list(opts))
-    return cfg
+    return config_from_file(TINY, *opts)
 
 
 def _model(*opts):
-    torch.manual_seed(0)
-    return build_model(_cfg(*opts))
+    return seeded_model(_cfg(*opts))
 
 
 def _batch():

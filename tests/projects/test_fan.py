@@ -16,6 +16,7 @@ from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 from detectron2.structures import Boxes, Instances
 
 from facelib.config import get_face_cfg
+from tiny_model import ROOT as REPO, config_from_file, seeded_model
 from projects.FAN.fan import (
     FAN,
     anchor_setting,
@@ -25,22 +26,17 @@ from projects.FAN.fan import (
     level_size_ranges_from_scales,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY = os.path.join(REPO, "configs", "fan_tiny_cpu.yaml")
+TINY = os.path.join("configs", "fan_tiny_cpu.yaml")
 STRIDES = [8, 16, 32, 64, 128]
 R = 2 ** (1 / 3)
 
 
 def _cfg(*opts):
-    cfg = get_face_cfg()
-    cfg.merge_from_file(TINY)
-    cfg.merge_from_list(list(opts))
-    return cfg
+    return config_from_file(TINY, *opts)
 
 
 def _model(*opts):
-    torch.manual_seed(0)
-    return build_model(_cfg(*opts))
+    return seeded_model(_cfg(*opts))
 
 
 def _batch(with_ignore=False):
