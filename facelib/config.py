@@ -61,7 +61,7 @@ def get_face_cfg():
 
 
 def add_facelib_config(cfg):
-    """Add the ``INPUT.FACE_AUG``, ``DATASETS.FACELIB`` and ``TEST.WIDER`` keys to ``cfg`` in place."""
+    """Add the ``INPUT.FACE_AUG``, ``DATASETS.FACELIB``, ``TRAINER`` and ``TEST.WIDER`` keys to ``cfg`` in place."""
     _C = cfg
 
     # ---------------------------------------------------------------- data augmentation
@@ -144,6 +144,13 @@ def add_facelib_config(cfg):
     _C.DATASETS.FACELIB = CN()
     # Root of the face datasets; "" = $FACELIB_DATASETS or ./datasets (like DETECTRON2_DATASETS).
     _C.DATASETS.FACELIB.ROOT = ""
+
+    # ---------------------------------------------------------------- training loop
+    _C.TRAINER = CN()
+    # Trainer class (``facelib.engine.TRAINER_REGISTRY``) that ``tools/train_net.py`` runs:
+    # "FaceTrainer" (detectron2's DefaultTrainer loop) or a project's subclass, e.g.
+    # "AOFDTrainer" (AOFD's staged generator / detector schedule, projects/AOFD).
+    _C.TRAINER.NAME = "FaceTrainer"
 
     # ---------------------------------------------------------------- evaluation
     _C.TEST.WIDER = CN()

@@ -4,7 +4,8 @@
     python tools/train_net.py --config-file configs/retinaface_R18.yaml
     python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth [--tta]
     python tools/train_net.py --config-file CFG --resume          # continue from OUTPUT_DIR/last_checkpoint
-Runs on CPU (MODEL.DEVICE cpu) or GPU; --num-gpus N for several GPUs.
+The trainer class is ``TRAINER.NAME`` (``FaceTrainer``; AOFD's configs use ``AOFDTrainer``, which
+runs the staged schedule of ``AOFD_SCHEDULE``). Runs on CPU (MODEL.DEVICE cpu) or GPU; --num-gpus N for several GPUs.
 """
 import os
 import sys
@@ -16,26 +17,27 @@ from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
 from detectron2.engine import default_argument_parser, hooks, launch  # noqa: E402
 from detectron2.utils import comm  # noqa: E402
 
-from facelib.engine import FaceTrainer, setup_face_cfg  # noqa: E402
+from facelib.engine import get_trainer_class, setup_face_cfg  # noqa: E402
 
 
 def main(args):
     cfg = setup_face_cfg(args)
+    Trainer = get_trainer_class(cfg)  # TRAINER.NAME: FaceTrainer, or a project's (AOFDTrainer)
     if args.eval_only:
-        model = FaceTrainer.build_model(cfg)
+        model = Trainer.build_model(cfg)
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
-        res = FaceTrainer.test(cfg, model)
+        res = Trainer.test(cfg, model)
         if args.tta or cfg.TEST.FACE_TTA.ENABLED:
-            res.update(FaceTrainer.test_with_TTA(cfg, model))
+            res.update(Trainer.test_with_TTA(cfg, model))
         if comm.is_main_process():
-            FaceTrainer.verify(cfg, res)
+            Trainer.verify(cfg, res)
         return res
 
-    trainer = FaceTrainer(cfg)
+    trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     if args.tta or cfg.TEST.FACE_TTA.ENABLED:
         trainer.register_hooks(
-            [hooks.EvalHook(0, lambda: FaceTrainer.test_with_TTA(cfg, trainer.model))]
+            [hooks.EvalHook(0, lambda: Trainer.test_with_TTA(cfg, trainer.model))]
         )
     return trainer.train()
 

@@ -1,3 +1,3 @@
-from .trainer import FaceTrainer, setup_face_cfg
+from .trainer import TRAINER_REGISTRY, FaceTrainer, get_trainer_class, setup_face_cfg
 
-__all__ = ["FaceTrainer", "setup_face_cfg"]
+__all__ = ["TRAINER_REGISTRY", "FaceTrainer", "get_trainer_class", "setup_face_cfg"]

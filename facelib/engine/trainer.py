@@ -6,12 +6,20 @@ from collections import OrderedDict
 from detectron2.data import build_detection_test_loader, build_detection_train_loader
 from detectron2.engine import DefaultTrainer, default_setup
 from detectron2.evaluation import verify_results
+from detectron2.utils import comm
 from detectron2.utils.events import get_event_storage
+from detectron2.utils.logger import setup_logger
+from detectron2.utils.registry import Registry
 
 from facelib.config import get_face_cfg
 from facelib.data import register_all_facelib_datasets
 from facelib.data.mapper import FaceDatasetMapper
 from facelib.evaluation.build import build_face_evaluator
+
+
+TRAINER_REGISTRY = Registry("FACE_TRAINER")
+TRAINER_REGISTRY.__doc__ = """Trainer classes (``DefaultTrainer`` subclasses) selectable with
+``TRAINER.NAME``; projects register theirs (e.g. ``AOFDTrainer``)."""
 
 
 class DroppedFaceCounter:
@@ -61,9 +69,14 @@ def setup_face_cfg(args):
     cfg.freeze()
     register_all_facelib_datasets(cfg.DATASETS.FACELIB.ROOT or None)
     default_setup(cfg, args)
+    # default_setup logs "detectron2" and "fvcore"; facelib's and the projects' modules log under
+    # their package names: same console and OUTPUT_DIR/log.txt
+    for name in ("facelib", "projects"):
+        setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name=name, abbrev_name=name)
     return cfg
 
 
+@TRAINER_REGISTRY.register()
 class FaceTrainer(DefaultTrainer):
     """Training / evaluation loop of every facelib detector (detectron2's ``DefaultTrainer``)."""
 
@@ -99,3 +112,16 @@ class FaceTrainer(DefaultTrainer):
     def verify(cls, cfg, results):
         if results and cfg.TEST.EXPECTED_RESULTS:
             verify_results(cfg, results)
+
+
+def get_trainer_class(cfg):
+    """The trainer class named by ``cfg.TRAINER.NAME`` (``FaceTrainer`` by default)."""
+    name = cfg.TRAINER.NAME or "FaceTrainer"
+    try:
+        return TRAINER_REGISTRY.get(name)
+    except KeyError:
+        raise KeyError(
+            f"TRAINER.NAME {name!r} is not a registered trainer; registered: "
+            f"{sorted(k for k, _ in TRAINER_REGISTRY)} (a project's trainer is registered when "
+            "its package is imported: get_face_cfg() imports every project)"
+        ) from None

@@ -5,7 +5,8 @@
   mask type drawn uniformly from ``MODEL.AOFD.MASK_TYPES`` (generator mask with the lowest third
   dropped, a random half, random half of the positions), and the masked copies are added to the
   RoI batch next to the unmasked originals (``KEEP_UNMASKED``) or replace them. The generator is
-  run under ``no_grad`` there (its mask is a constant for the detector).
+  run under ``no_grad`` there (its mask is a constant for the detector). With ``MODEL.AOFD.OHEM``
+  the RoI batch is chosen by online hard example mining (ohem.py) before the masks are applied.
   While training the GENERATOR it returns only ``loss_generator`` = L_g (Eq. 2)
   ``= GAMMA * L_com - ETA * L_c`` with L_c the box classifier's cross entropy on the generator-
   masked positive RoIs (lowest quarter dropped) and L_com the compactness loss (Eq. 3): minimising
@@ -47,7 +48,8 @@ from detectron2.structures import Instances
 from detectron2.utils.events import get_event_storage
 
 from .compact_loss import compact_loss
-from .config import GENERATOR_GRAD_MODES, MASK_TYPES
+from .config import GENERATOR_GRAD_MODES, MASK_TYPES, SEG_LOSS_REDUCTIONS
+from .ohem import per_roi_losses, select_hard_rois
 from .mask_generator import MaskGenerator, binarize, half_masks, random_masks
 from .occlusion_seg import (
     OcclusionSegHead,
@@ -77,7 +79,8 @@ def _params_excluded_from_graph(*modules: nn.Module):
 
 def _put_scalar(name, value):
     try:
-        get_event_storage().put_scalar(name, float(value.detach()))
+        get_event_storage().put_scalar(
+            name, float(value.detach()) if torch.is_tensor(value) else float(value))
     except AssertionError:  # no EventStorage (plain forward outside a trainer)
         pass
 
@@ -90,8 +93,12 @@ class AOFDROIHeads(StandardROIHeads):
     def __init__(self, *, mask_generator: Optional[nn.Module] = None, mask_types=MASK_TYPES,
                  keep_unmasked: bool = True, drop_fraction_train_g: float = 0.25,
                  drop_fraction_train_d: float = 1.0 / 3.0, gamma: float = 1e-6, eta: float = 1.0,
-                 straight_through: bool = True, **kwargs):
+                 straight_through: bool = True, ohem: bool = False,
+                 ohem_batch_size_per_image: int = 128, ohem_nms_thresh: float = 0.7, **kwargs):
         super().__init__(**kwargs)
+        self.ohem = ohem
+        self.ohem_batch_size_per_image = ohem_batch_size_per_image
+        self.ohem_nms_thresh = ohem_nms_thresh
         self.mask_generator = mask_generator
         unknown = set(mask_types) - set(MASK_TYPES)
         if unknown:
@@ -113,7 +120,12 @@ class AOFDROIHeads(StandardROIHeads):
         ret = super().from_config(cfg, input_shape)
         a = cfg.MODEL.AOFD
         if a.OHEM:
-            raise NotImplementedError("MODEL.AOFD.OHEM True is not implemented yet")
+            if cfg.MODEL.ROI_BOX_HEAD.BBOX_REG_LOSS_TYPE != "smooth_l1":
+                raise ValueError("MODEL.AOFD.OHEM ranks RoIs by a smooth-L1 box loss: it needs "
+                                 "MODEL.ROI_BOX_HEAD.BBOX_REG_LOSS_TYPE 'smooth_l1'")
+            # every proposal is labelled and scored; OHEM picks the batch (ohem.py)
+            ret["batch_size_per_image"] = 1 << 30
+            ret["positive_fraction"] = 1.0
         if a.GENERATOR_GRAD not in GENERATOR_GRAD_MODES:
             raise ValueError(f"MODEL.AOFD.GENERATOR_GRAD must be one of {GENERATOR_GRAD_MODES}")
         if ret.get("train_on_pred_boxes"):
@@ -136,6 +148,9 @@ class AOFDROIHeads(StandardROIHeads):
             gamma=a.GAMMA,
             eta=a.ETA,
             straight_through=a.GENERATOR_GRAD == "straight_through",
+            ohem=a.OHEM,
+            ohem_batch_size_per_image=a.OHEM_BATCH_SIZE_PER_IMAGE,
+            ohem_nms_thresh=a.OHEM_NMS_THRESH,
         )
         return ret
 
@@ -198,10 +213,25 @@ class AOFDROIHeads(StandardROIHeads):
         if not self.training:
             return super()._forward_box(features, proposals)
         feats = [features[f] for f in self.box_in_features]
+        if self.ohem:
+            proposals = self._hard_examples(feats, proposals)
         pooled = self.box_pooler(feats, [x.proposal_boxes for x in proposals])
         pooled, used = self._apply_masks(pooled, proposals)
         predictions = self.box_predictor(self.box_head(pooled))
         return self.box_predictor.losses(predictions, used)
+
+    def _hard_examples(self, feats, proposals: List[Instances]) -> List[Instances]:
+        """OHEM (ohem.py): the hardest RoIs of every image under the current box head."""
+        with torch.no_grad():
+            pooled = self.box_pooler(feats, [x.proposal_boxes for x in proposals])
+            losses = per_roi_losses(self.box_predictor,
+                                    self.box_predictor(self.box_head(pooled)), proposals)
+        keep = select_hard_rois(proposals, losses, self.ohem_batch_size_per_image,
+                                self.ohem_nms_thresh)
+        hard = [p[k] for p, k in zip(proposals, keep)]
+        _put_scalar("roi_head/ohem_num_fg", sum(
+            ((h.gt_classes >= 0) & (h.gt_classes < self.num_classes)).sum() for h in hard))
+        return hard
 
     def _generator_losses(self, features, proposals):
         """L_g (Eq. 2) on the generator-masked positive RoIs; only the generator gets gradient."""
@@ -235,13 +265,18 @@ class AOFD(GeneralizedRCNN):
 
     @configurable
     def __init__(self, *, seg_head: Optional[nn.Module] = None, seg_in_feature: str = "vgg_conv5",
-                 seg_stride: int = 16, seg_loss_weight: float = 1e-5, seg_box_enlarge: float = 1.3,
+                 seg_stride: int = 16, seg_loss_weight: float = 1e-5, seg_loss_reduction: str = "sum",
+                 seg_box_enlarge: float = 1.3,
                  seg_mask_size: int = 14, **kwargs):
         super().__init__(**kwargs)
         self.seg_head = seg_head
         self.seg_in_feature = seg_in_feature
         self.seg_stride = seg_stride
         self.seg_loss_weight = seg_loss_weight
+        if seg_loss_reduction not in SEG_LOSS_REDUCTIONS:
+            raise ValueError(f"MODEL.AOFD.SEG_LOSS_REDUCTION must be one of {SEG_LOSS_REDUCTIONS}, "
+                             f"got {seg_loss_reduction!r}")
+        self.seg_loss_reduction = seg_loss_reduction
         self.seg_box_enlarge = seg_box_enlarge
         self.seg_mask_size = seg_mask_size
         self._training_stage = "detector"
@@ -261,6 +296,7 @@ class AOFD(GeneralizedRCNN):
             seg_in_feature=a.SEG_IN_FEATURE,
             seg_stride=spec.stride,
             seg_loss_weight=a.SEG_LOSS_WEIGHT,
+            seg_loss_reduction=a.SEG_LOSS_REDUCTION,
             seg_box_enlarge=a.SEG_BOX_ENLARGE,
             seg_mask_size=a.SEG_MASK_SIZE,
         )
@@ -320,7 +356,7 @@ class AOFD(GeneralizedRCNN):
                 images.image_sizes,
             )
             losses["loss_occlusion_seg"] = self.seg_loss_weight * occlusion_seg_loss(
-                logits, targets, valid)
+                logits, targets, valid, self.seg_loss_reduction)
         return losses
 
     # ------------------------------------------------------------------ inference

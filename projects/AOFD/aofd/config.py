@@ -18,13 +18,21 @@ ratios (the paper lists the numbers without saying h/w or w/h).
 
 from facelib.config import config_defaults, register_config_extension
 
-__all__ = ["add_aofd_config", "MASK_TYPES", "GENERATOR_GRAD_MODES"]
+__all__ = ["add_aofd_config", "MASK_TYPES", "GENERATOR_GRAD_MODES", "STAGE_MODES",
+           "SCHEDULE_STAGE_NAMES", "SEG_LOSS_REDUCTIONS"]
 
 # Known mask types (Sec. 3.2/3.3): "generator" (the adversarial mask generator's mask), "half"
 # (one random half -- left / right / top / bottom -- of the 7x7 RoI features), "random" (a random
 # half of the 49 positions).
 MASK_TYPES = ("generator", "half", "random")
 GENERATOR_GRAD_MODES = ("straight_through",)
+# What a stage of AOFD_SCHEDULE trains: "detector" (backbone, RPN, box head, segmentation branch;
+# the generator frozen), "generator" (the mask generator only, Eq. 2), "adversarial" (the two
+# alternated: GENERATOR_ITERS generator iterations, then DETECTOR_ITERS detector iterations).
+STAGE_MODES = ("detector", "generator", "adversarial")
+# The stage slots of AOFD_SCHEDULE (lower case in AOFD_SCHEDULE.STAGES, upper case as sub-nodes).
+SCHEDULE_STAGE_NAMES = ("pretrain", "adversarial", "sfs", "wider_sfs", "sfs_final")
+SEG_LOSS_REDUCTIONS = ("sum", "mean")
 
 
 @register_config_extension
@@ -66,10 +74,13 @@ def add_aofd_config(cfg):
     # ETA weighs the (negated) detector classification loss on the masked RoIs, 1.
     node.ETA = 1.0
     # Sec. 3.4: weight mu of the occlusion segmentation loss in the detector's total loss, 1e-5.
-    # facelib's loss is the MEAN cross entropy over the supervised cells (occlusion_seg.py); if
-    # the paper's loss is a SUM over pixels, mu = 1e-5 weighs it far more than here -- to be checked
-    # against the paper / by training before relying on the default.
+    # A stage of AOFD_SCHEDULE may override it (1e-7 in the WIDER + SFS stage).
     node.SEG_LOSS_WEIGHT = 1e-5
+    # How the per-cell cross entropies are reduced before mu: "sum" over the supervised cells,
+    # divided by the number of images (a Caffe SoftmaxWithLoss with normalize: false -- the only
+    # reading under which mu = 1e-5 / 1e-7 are not vanishingly small), or "mean" over the cells.
+    # The paper gives the weights but not the reduction; "sum" is facelib's reading.
+    node.SEG_LOSS_REDUCTION = "sum"
     # Sec. 3.4: the segmentation loss is computed only inside the GT face boxes enlarged by this
     # factor about their centres. (Inference crops the per-face masks inside the regressed boxes
     # themselves, facelib.api's box-relative format; see occlusion_seg.py.)
@@ -83,7 +94,61 @@ def add_aofd_config(cfg):
     # Side M of the per-detection occlusion masks ``pred_occlusion_masks`` (N, 1, M, M), cropped
     # (RoIAlign) from the image-level occluded-class probability inside each regressed box.
     node.SEG_MASK_SIZE = 14
-    # Online hard example mining for the RoI classifier (Shrivastava et al. 2016); off by default.
-    # True is not implemented yet (building the model raises).
+    # Online hard example mining for the RoI classifier (Shrivastava et al. 2016; AOFD Table 3):
+    # the box losses of every RoI proposal are computed, the OHEM_BATCH_SIZE_PER_IMAGE RoIs with
+    # the highest loss (after NMS among the RoIs, IoU OHEM_NMS_THRESH) are kept per image and the
+    # box head is trained on them only. Off by default (the paper reports it as an extra row).
     node.OHEM = False
+    node.OHEM_BATCH_SIZE_PER_IMAGE = 128
+    node.OHEM_NMS_THRESH = 0.7
+
+    _add_schedule_config(cfg)
     return cfg
+
+
+def _stage(cfg, name, mode, iters=0, epochs=0.0, datasets=(), seg_loss_weight=-1.0):
+    node = config_defaults(cfg.AOFD_SCHEDULE, name.upper())
+    node.MODE = mode                    # one of STAGE_MODES
+    node.ITERS = iters                  # length in iterations ...
+    node.EPOCHS = epochs                # ... or in epochs of the stage's data (ITERS must be 0)
+    node.DATASETS = list(datasets)      # training sets (concatenated); [] = DATASETS.TRAIN
+    node.SEG_LOSS_WEIGHT = seg_loss_weight  # < 0: MODEL.AOFD.SEG_LOSS_WEIGHT
+    node.BASE_LR = 0.0                  # <= 0: SOLVER.BASE_LR
+    node.STEPS = []                     # LR x SOLVER.GAMMA at these iterations, counted in the stage
+    node.GENERATOR_ITERS = 1            # "adversarial": generator iterations per cycle ...
+    node.DETECTOR_ITERS = 1             # ... followed by this many detector iterations
+
+
+def _add_schedule_config(cfg):
+    """``AOFD_SCHEDULE``: the staged training of Sec. 4.1 run by ``AOFDTrainer`` (schedule.py).
+
+    The whole schedule is one run of ``SUM(ITERS)`` iterations (``SOLVER.MAX_ITER`` is set to the
+    sum); the stage of an iteration is a function of the iteration alone, so ``--resume`` from any
+    checkpoint continues in the right stage. Stage lengths 0 are skipped; ``STAGES`` picks and
+    orders the stages (one stage alone: ``AOFD_SCHEDULE.STAGES "['sfs']"`` with ``MODEL.WEIGHTS``
+    set to the previous stage's ``model_stage_<name>.pth``).
+    """
+    node = config_defaults(cfg, "AOFD_SCHEDULE")
+    node.ENABLED = True
+    node.STAGES = list(SCHEDULE_STAGE_NAMES)
+    # A dataset of a stage whose folder is missing is replaced by its fallback, with a WARNING
+    # (these machines have neither SFS nor WIDER FACE train images: the embedded synthetic set --
+    # exact occlusion masks -- stands in for SFS and the face-mask set for WIDER). Pairs
+    # [wanted, fallback]; an unavailable dataset without a fallback is an error.
+    node.FALLBACK_DATASETS = [["sfs_train", "synthetic_faces_train"],
+                              ["widerface_train", "facemask_train"]]
+    # Save model_stage_<name>.pth at the end of every stage.
+    node.SAVE_STAGE_CHECKPOINTS = True
+    # Sec. 4.1. "pretrain": Faster R-CNN on WIDER before the adversarial stage (facelib's slot for
+    # a detector that is not pretrained yet; 0 = MODEL.WEIGHTS already is one). "adversarial":
+    # Stage 1, the mask generator trained against the detector (Eq. 2), alternating with detector
+    # iterations on the generated masks; the paper gives no length (10k is facelib's choice).
+    # Stage 2, generator frozen: "sfs" (SFS only, 10k iterations, overfits the segmentation),
+    # "wider_sfs" (WIDER FACE + SFS, 50k, segmentation weight 1e-7; WIDER images carry no mask and
+    # give no segmentation gradient), "sfs_final" (SFS only, 3 epochs).
+    _stage(cfg, "pretrain", "detector", datasets=["widerface_train"])
+    _stage(cfg, "adversarial", "adversarial", iters=10000, datasets=["widerface_train"])
+    _stage(cfg, "sfs", "detector", iters=10000, datasets=["sfs_train"])
+    _stage(cfg, "wider_sfs", "detector", iters=50000, datasets=["widerface_train", "sfs_train"],
+           seg_loss_weight=1e-7)
+    _stage(cfg, "sfs_final", "detector", epochs=3.0, datasets=["sfs_train"])
