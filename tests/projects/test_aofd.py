@@ -1,6 +1,7 @@
 """AOFD (projects/AOFD): compactness loss, mask selection / types, generator-vs-detector stages,
 occlusion segmentation targets / crops, forward passes, configs. Tiny (64 px, CPU)."""
 import glob
+import math
 import os
 
 import pytest
@@ -164,6 +165,12 @@ def test_seg_targets_only_inside_enlarged_gt_boxes():
     loss = occlusion_seg_loss(logits, targets, valid)
     assert loss.item() == pytest.approx(F.cross_entropy(torch.zeros(4, 2), torch.zeros(4).long()).item())
     assert occlusion_seg_loss(logits, targets, torch.zeros_like(valid)).item() == 0.0
+    # "sum" (the authors' Caffe normalize: false on the upsampled map): 4 supervised cells of
+    # 16 x 16 pixels, log 2 each, over a batch of 2 images
+    total = occlusion_seg_loss(logits, targets, valid, "sum", pixels_per_cell=256)
+    assert total.item() == pytest.approx(4 * 256 * math.log(2) / 2, rel=1e-6)
+    with pytest.raises(ValueError):
+        occlusion_seg_loss(logits, targets, valid, "max")
 
 
 def test_crop_occlusion_masks_from_image_map():
@@ -345,3 +352,24 @@ def test_configs_merge(path):
         w, h = cell[:, 2] - cell[:, 0], cell[:, 3] - cell[:, 1]
         assert (h / w)[0].item() == pytest.approx(1.7, rel=1e-3)
         assert torch.sqrt(w * h)[::3].tolist() == pytest.approx([64, 128, 256, 512], rel=1e-3)
+
+
+def test_all_modules_off_is_plain_faster_rcnn():
+    """aofd_mnet025_facemask_frcnn.yaml's claim: no generator, no masks, no segmentation =
+    detectron2's GeneralizedRCNN + StandardROIHeads (same parameters, same losses)."""
+    off = ("MODEL.AOFD.GENERATOR_ON", False, "MODEL.AOFD.SEGMENTATION_ON", False,
+           "MODEL.AOFD.MASK_TYPES", [])
+    aofd = _model(*off)
+    plain = _model(*off, "MODEL.META_ARCHITECTURE", "GeneralizedRCNN",
+                   "MODEL.ROI_HEADS.NAME", "StandardROIHeads")
+    assert type(plain).__name__ == "GeneralizedRCNN"
+    sa, sp = aofd.state_dict(), plain.state_dict()
+    assert sa.keys() == sp.keys() and all(torch.equal(sa[k], sp[k]) for k in sa)
+    out = []
+    for m in (aofd, plain):
+        torch.manual_seed(3)
+        with EventStorage(0):
+            out.append(m(_batch()))
+    assert out[0].keys() == out[1].keys()
+    for k in out[0]:
+        assert torch.allclose(out[0][k], out[1][k]), k

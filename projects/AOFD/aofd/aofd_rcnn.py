@@ -356,7 +356,7 @@ class AOFD(GeneralizedRCNN):
                 images.image_sizes,
             )
             losses["loss_occlusion_seg"] = self.seg_loss_weight * occlusion_seg_loss(
-                logits, targets, valid, self.seg_loss_reduction)
+                logits, targets, valid, self.seg_loss_reduction, self.seg_stride ** 2)
         return losses
 
     # ------------------------------------------------------------------ inference

@@ -76,10 +76,12 @@ def add_aofd_config(cfg):
     # Sec. 3.4: weight mu of the occlusion segmentation loss in the detector's total loss, 1e-5.
     # A stage of AOFD_SCHEDULE may override it (1e-7 in the WIDER + SFS stage).
     node.SEG_LOSS_WEIGHT = 1e-5
-    # How the per-cell cross entropies are reduced before mu: "sum" over the supervised cells,
-    # divided by the number of images (a Caffe SoftmaxWithLoss with normalize: false -- the only
-    # reading under which mu = 1e-5 / 1e-7 are not vanishingly small), or "mean" over the cells.
-    # The paper gives the weights but not the reduction; "sum" is facelib's reading.
+    # How the per-cell cross entropies are reduced before mu: "sum" over the input PIXELS of the
+    # supervised cells (a stride-16 cell counts 256 times), divided by the number of images, or
+    # "mean" over the cells. "sum" is what the authors' Caffe model computes (IssacCyj/
+    # Adversarial-Occlussion-aware-Face-Detection, train_final_pmask.prototxt: SoftmaxWithLoss with
+    # ``normalize: false`` on the segmentation map upsampled to the image), and the reading under
+    # which mu = 1e-5 weighs a face-sized region at ~0.1-1 rather than nothing.
     node.SEG_LOSS_REDUCTION = "sum"
     # Sec. 3.4: the segmentation loss is computed only inside the GT face boxes enlarged by this
     # factor about their centres. (Inference crops the per-face masks inside the regressed boxes

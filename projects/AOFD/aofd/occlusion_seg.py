@@ -8,8 +8,8 @@ segmentation branch reversely affect the features").
 Targets (:func:`occlusion_seg_targets`): the mapper's ``occlusion_mask`` (H x W, 0/1, in the
 network-input frame) is zero-padded / cropped to the feature grid times the stride and averaged
 over each stride x stride cell; a cell is "occluded" when at least half of its pixels are. The
-loss (:func:`occlusion_seg_loss`, 2-class cross entropy, summed over the supervised cells per
-image or averaged over them, ``SEG_LOSS_REDUCTION``) only
+loss (:func:`occlusion_seg_loss`, 2-class cross entropy, summed over the input pixels of the
+supervised cells per image or averaged over the cells, ``SEG_LOSS_REDUCTION``) only
 counts cells whose centre ``((j + 0.5) s, (i + 0.5) s)`` lies inside a GT face box enlarged
 ``SEG_BOX_ENLARGE`` (1.3) times about its centre; images without an ``occlusion_mask`` are not
 supervised.
@@ -111,15 +111,20 @@ def occlusion_seg_targets(occlusion_masks: Sequence[Optional[torch.Tensor]],
 
 
 def occlusion_seg_loss(logits: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor,
-                       reduction: str = "mean"):
-    """2-class cross entropy over the supervised cells: their ``"mean"``, or their ``"sum"``
-    divided by the batch size (``MODEL.AOFD.SEG_LOSS_REDUCTION``); 0 with a graph when none."""
+                       reduction: str = "mean", pixels_per_cell: int = 1):
+    """2-class cross entropy over the supervised cells: their ``"mean"``, or (``"sum"``) their
+    sum with each cell counted as the ``pixels_per_cell`` input pixels it covers (stride^2),
+    divided by the batch size -- the per-pixel sum of the cell's loss over the image, as a Caffe
+    ``SoftmaxWithLoss`` with ``normalize: false`` on the upsampled map computes it. 0 (with a
+    graph) when no cell is supervised."""
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     if not valid.any():
         return logits.sum() * 0.0
     per_cell = F.cross_entropy(logits, targets, reduction="none")[valid]
-    return per_cell.mean() if reduction == "mean" else per_cell.sum() / logits.shape[0]
+    if reduction == "mean":
+        return per_cell.mean()
+    return per_cell.sum() * pixels_per_cell / logits.shape[0]
 
 
 def crop_occlusion_masks(occluded_prob: torch.Tensor, boxes: Sequence[torch.Tensor], stride: int,
