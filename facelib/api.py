@@ -203,7 +203,7 @@ class FaceDetector:
         batch_size: int = 8,
         opts: Optional[Sequence[str]] = None,
     ):
-        from detectron2.checkpoint import DetectionCheckpointer
+        from facelib.engine.checkpoint import FaceCheckpointer
         from detectron2.modeling import build_model
 
         if confidence_threshold is not None and not 0.0 <= float(confidence_threshold) <= 1.0:
@@ -237,7 +237,7 @@ class FaceDetector:
         self.model = build_model(cfg)
         self.model.eval()
         if weights_path:
-            DetectionCheckpointer(self.model).load(weights_path)
+            FaceCheckpointer(self.model).load(weights_path)
         else:
             logger.warning("FaceDetector: no weights given (MODEL.WEIGHTS is empty): the model has random weights.")
         self.weights = weights_path or None

@@ -7,15 +7,16 @@
 #   aofd_mnet025_facemask_noseg.yaml  AOFD without the segmentation branch
 # each started from the same pretrain checkpoint (a single stage run alone, then the later stages
 # alone), evaluated on facemask_val (AP all / masked). Needs ../shared (face-mask set, MobileNet
-# weights converted to weights/mnet025_imagenet_d2.pth) and the venv. ~1 h on 2 cores.
+# weights, converted here to weights/mnet025_imagenet_d2_plain.pth) and the venv. ~1 h on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 export FACELIB_DATASETS=${FACELIB_DATASETS:-../shared/data}
 OUT=${OUT:-output/aofd_cpu_ablation}
 mkdir -p "$OUT"
-[ -f weights/mnet025_imagenet_d2.pth ] || $PY tools/convert_weights.py --source mobilenet_v1 \
-    --input ../shared/weights/mobilenet_v1_0.25_imagenet.pth.tar --output weights/mnet025_imagenet_d2.pth
+[ -f weights/mnet025_imagenet_d2_plain.pth ] || $PY tools/convert_weights.py --source mobilenet_v1 \
+    --prefix backbone. --input ../shared/weights/mobilenet_v1_0.25_imagenet.pth.tar \
+    --output weights/mnet025_imagenet_d2_plain.pth
 
 run() {  # name config opts...
     local name=$1 cfg=$2; shift 2

@@ -13,11 +13,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import facelib  # noqa: E402,F401  (detectron2._C stand-in before detectron2.engine)
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
 from detectron2.engine import default_argument_parser, hooks, launch  # noqa: E402
 from detectron2.utils import comm  # noqa: E402
 
-from facelib.engine import get_trainer_class, setup_face_cfg  # noqa: E402
+from facelib.engine import FaceCheckpointer, get_trainer_class, setup_face_cfg  # noqa: E402
 
 
 def main(args):
@@ -25,7 +24,7 @@ def main(args):
     Trainer = get_trainer_class(cfg)  # TRAINER.NAME: FaceTrainer, or a project's (AOFDTrainer)
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        FaceCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         res = Trainer.test(cfg, model)
         if args.tta or cfg.TEST.FACE_TTA.ENABLED:
             res.update(Trainer.test_with_TTA(cfg, model))

@@ -1,3 +1,5 @@
+from .checkpoint import BackboneWeightsNotLoaded, FaceCheckpointer
 from .trainer import TRAINER_REGISTRY, FaceTrainer, get_trainer_class, setup_face_cfg
 
-__all__ = ["TRAINER_REGISTRY", "FaceTrainer", "get_trainer_class", "setup_face_cfg"]
+__all__ = ["TRAINER_REGISTRY", "FaceTrainer", "FaceCheckpointer", "BackboneWeightsNotLoaded",
+           "get_trainer_class", "setup_face_cfg"]

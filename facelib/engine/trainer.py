@@ -1,6 +1,7 @@
 """``FaceTrainer``: detectron2's ``DefaultTrainer`` with facelib's data mapper, evaluators and TTA."""
 import logging
 import os
+import weakref
 from collections import OrderedDict
 
 from detectron2.data import build_detection_test_loader, build_detection_train_loader
@@ -14,6 +15,7 @@ from detectron2.utils.registry import Registry
 from facelib.config import get_face_cfg
 from facelib.data import register_all_facelib_datasets
 from facelib.data.mapper import FaceDatasetMapper
+from facelib.engine.checkpoint import FaceCheckpointer
 from facelib.evaluation.build import build_face_evaluator
 
 
@@ -79,6 +81,13 @@ def setup_face_cfg(args):
 @TRAINER_REGISTRY.register()
 class FaceTrainer(DefaultTrainer):
     """Training / evaluation loop of every facelib detector (detectron2's ``DefaultTrainer``)."""
+
+    def build_hooks(self):
+        # DefaultTrainer.__init__ made a DetectionCheckpointer just before calling this; the
+        # FaceCheckpointer (engine/checkpoint.py) refuses weights that miss the whole backbone
+        self.checkpointer = FaceCheckpointer(self.checkpointer.model, self.cfg.OUTPUT_DIR,
+                                             trainer=weakref.proxy(self))
+        return super().build_hooks()
 
     @classmethod
     def build_train_loader(cls, cfg):
