@@ -290,3 +290,31 @@ def test_ohem_model_trains_on_hard_rois_only():
     with pytest.raises(ValueError, match="smooth_l1"):
         seeded_model(config_from_file(TINY, "MODEL.AOFD.OHEM", True,
                                       "MODEL.ROI_BOX_HEAD.BBOX_REG_LOSS_TYPE", "giou"))
+
+
+# ---------------------------------------------------------------------- tools/train_net.py
+def test_train_net_trains_stages_then_eval_only_on_real_wider_images(tmp_path, shared_data,
+                                                                     monkeypatch):
+    """The user's path: ``tools/train_net.py`` (TRAINER.NAME AOFDTrainer) trains the tiny staged
+    schedule, then ``--eval-only`` evaluates the checkpoint with the WIDER FACE evaluator on the
+    200 real WIDER val images (official ground-truth .mat files)."""
+    import importlib.util
+
+    monkeypatch.setenv("FACELIB_DATASETS", shared_data)
+    spec = importlib.util.spec_from_file_location(
+        "train_net", os.path.join(os.path.dirname(__file__), "..", "..", "tools", "train_net.py"))
+    train_net = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_net)
+    out = tmp_path / "run"
+    common = ["--config-file", os.path.join(os.path.dirname(__file__), "..", "..", TINY),
+              "OUTPUT_DIR", str(out), "DATASETS.TEST", "()"]
+    train_net.main(train_net.build_parser().parse_args(common))
+    assert (out / "model_final.pth").is_file() and (out / "model_stage_sfs_final.pth").is_file()
+    args = train_net.build_parser().parse_args(
+        ["--eval-only"] + common[:-1] + ["('widerface_val200',)", "MODEL.WEIGHTS",
+                                         str(out / "model_final.pth")])
+    res = train_net.main(args)
+    ap = res["wider_face"]  # the evaluator's task name; AP as fractions
+    assert set(ap) == {"easy", "medium", "hard"}
+    assert all(0.0 <= v <= 1.0 for v in ap.values())
+    assert (out / "inference" / "widerface_val200" / "submission").is_dir()

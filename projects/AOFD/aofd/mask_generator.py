@@ -13,6 +13,12 @@
   at random per RoI; for odd sides the middle row / column is kept: 3 of 7 columns = 21 of 49
   positions), :func:`random_masks` (``floor(H * W / 2)`` positions drawn at random: 24 of 49).
 
+The authors' Caffe layer (IssacCyj/Adversarial-Occlussion-aware-Face-Detection, ``layer.py``
+``TileLayer``) departs from the paper's text, as its comment says: it drops 15 positions drawn at
+random among the 20 lowest scores, and its generator is five 3x3 convs of 256 channels with a
+residual sum. facelib follows the paper (and the project issue): the lowest quarter / third, four
+convs, ``GENERATOR_CHANNELS`` wide.
+
 All masks are (N, 1, H, W) float tensors of 0/1 (1 = feature kept) that multiply the pooled
 features (broadcast over the channels).
 """
