@@ -161,5 +161,11 @@ def add_facelib_config(cfg):
     _C.TEST.WIDER.NUM_THRESHOLDS = 1000
     # Write the official submission layout and PR-curve PNGs to OUTPUT_DIR/inference/<dataset>/.
     _C.TEST.WIDER.WRITE_SUBMISSION = True
+    # Occlusion segmentation quality (facelib/evaluation/occlusion_segmentation.py) on datasets
+    # with occlusion masks, for models that output an image-level "occlusion_mask" (AOFD).
+    _C.TEST.OCCLUSION_SEG = CN()
+    _C.TEST.OCCLUSION_SEG.ENABLED = False
+    _C.TEST.OCCLUSION_SEG.THRESHOLD = 0.5
+    _C.TEST.OCCLUSION_SEG.BOX_ENLARGE = 1.0
     # Detections kept per image for evaluation (WIDER submissions keep up to a few thousand).
     _C.TEST.DETECTIONS_PER_IMAGE = 750

@@ -60,6 +60,8 @@ def build_face_evaluator(cfg, dataset_name, output_dir=None):
     :class:`~facelib.evaluation.fddb.FDDBEvaluator`, ``afw`` / ``pascal_face`` ->
     :class:`~facelib.evaluation.afw_pascal.FaceEvalAPEvaluator`. A list of types gives a
     ``DatasetEvaluators`` combining them (a one-element list gives the evaluator itself).
+    With ``TEST.OCCLUSION_SEG.ENABLED``, datasets with occlusion masks (``sfs``, metadata
+    ``occlusion_masks``) also get an :class:`OcclusionSegmentationEvaluator`.
     A missing or unknown type raises ``ValueError`` naming the dataset and the known types.
     """
     meta = MetadataCatalog.get(dataset_name)
@@ -76,6 +78,13 @@ def build_face_evaluator(cfg, dataset_name, output_dir=None):
             f"known types: {', '.join(KNOWN_EVALUATOR_TYPES)}"
         )
     evaluators = [_build_one(t, cfg, dataset_name, output_dir) for t in types]
+    if _cfg_get(cfg, "TEST.OCCLUSION_SEG.ENABLED", False) and (
+            meta.get("occlusion_masks", False) or "sfs" in types):
+        from .occlusion_segmentation import OcclusionSegmentationEvaluator
+
+        evaluators.append(OcclusionSegmentationEvaluator(
+            dataset_name, threshold=cfg.TEST.OCCLUSION_SEG.THRESHOLD,
+            enlarge=cfg.TEST.OCCLUSION_SEG.BOX_ENLARGE))
     if len(evaluators) == 1:
         return evaluators[0]
     return DatasetEvaluators(evaluators)

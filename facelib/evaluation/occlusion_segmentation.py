@@ -1,0 +1,116 @@
+"""``OcclusionSegmentationEvaluator``: how well a detector's image-level occlusion map (AOFD's
+segmentation branch, Sec. 3.4) finds the occluded face pixels of datasets with occlusion masks
+(SFS format: SFS, the embedded synthetic set).
+
+For each image with an ``occlusion_mask_file`` the ground truth (any non-zero pixel = occluded) is
+compared with ``outputs[i]["occlusion_mask"]`` (H x W occluded-class probability in the original
+frame) thresholded at ``threshold``, over the pixels inside the image's non-ignored GT face boxes
+(the region the branch is trained on, Sec. 3.4; ``enlarge`` scales the boxes about their centres).
+Counts are summed over the dataset:
+
+* ``IoU_occluded``: |pred & gt| / |pred | gt| over those pixels (percent);
+* ``pixel_acc``: fraction of those pixels classified correctly (percent);
+* ``recall_occluded`` / ``precision_occluded`` (percent), ``num_images``.
+
+A model without the branch (no ``occlusion_mask`` in its outputs) gets no numbers and a WARNING.
+"""
+import copy
+import itertools
+import logging
+
+import numpy as np
+from detectron2.data import DatasetCatalog
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.structures import BoxMode
+from detectron2.utils import comm
+
+__all__ = ["OcclusionSegmentationEvaluator", "face_region_mask"]
+
+
+def face_region_mask(annotations, height: int, width: int, enlarge: float = 1.0) -> np.ndarray:
+    """Boolean (H, W): pixels whose centre lies inside a non-ignored face box scaled ``enlarge``
+    times about its centre (pixel i covers [i, i + 1))."""
+    region = np.zeros((height, width), dtype=bool)
+    for a in annotations:
+        if a.get("ignore", False):
+            continue
+        x1, y1, x2, y2 = BoxMode.convert(list(a["bbox"]), a["bbox_mode"], BoxMode.XYXY_ABS)
+        cx, cy, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) * enlarge / 2, (y2 - y1) * enlarge / 2
+        xa, xb = int(np.ceil(cx - hw - 0.5)), int(np.ceil(cx + hw - 0.5))
+        ya, yb = int(np.ceil(cy - hh - 0.5)), int(np.ceil(cy + hh - 0.5))
+        region[max(ya, 0):max(yb, 0), max(xa, 0):max(xb, 0)] = True
+    return region
+
+
+class OcclusionSegmentationEvaluator(DatasetEvaluator):
+    def __init__(self, dataset_name: str, threshold: float = 0.5, enlarge: float = 1.0,
+                 distributed: bool = True):
+        self._dataset_name = dataset_name
+        self._threshold = threshold
+        self._enlarge = enlarge
+        self._distributed = distributed
+        self._logger = logging.getLogger(__name__)
+        self._dicts = None
+        self.reset()
+
+    def reset(self):
+        self._counts = np.zeros(4, dtype=np.int64)  # tp, fp, fn, tn
+        self._images = 0
+        self._without_map = 0
+
+    def _dataset_dicts(self):
+        if self._dicts is None:
+            self._dicts = {d["image_id"]: d for d in DatasetCatalog.get(self._dataset_name)}
+        return self._dicts
+
+    def process(self, inputs, outputs):
+        from facelib.data.mapper import read_occlusion_mask
+
+        for inp, out in zip(inputs, outputs):
+            d = self._dataset_dicts().get(inp["image_id"])
+            if d is None or not d.get("occlusion_mask_file"):
+                continue
+            if "occlusion_mask" not in out:
+                self._without_map += 1
+                continue
+            gt = read_occlusion_mask(d["occlusion_mask_file"]) > 0
+            pred = out["occlusion_mask"].detach().to("cpu").numpy() >= self._threshold
+            if pred.shape != gt.shape:
+                raise ValueError(f"{self._dataset_name} image {inp['image_id']}: occlusion_mask "
+                                 f"{pred.shape} vs ground-truth mask {gt.shape}")
+            region = face_region_mask(d.get("annotations", []), *gt.shape, enlarge=self._enlarge)
+            p, g = pred[region], gt[region]
+            self._counts += [np.sum(p & g), np.sum(p & ~g), np.sum(~p & g), np.sum(~p & ~g)]
+            self._images += 1
+
+    def evaluate(self):
+        state = (self._counts, self._images, self._without_map)
+        if self._distributed:
+            comm.synchronize()
+            parts = comm.gather(state, dst=0)
+            if not comm.is_main_process():
+                return {}
+        else:
+            parts = [state]
+        counts = sum(p[0] for p in parts)
+        images = sum(p[1] for p in parts)
+        without = sum(p[2] for p in parts)
+        if without:
+            self._logger.warning("%s: %d image(s) with a ground-truth occlusion mask got no "
+                                 "'occlusion_mask' output (the model has no segmentation branch)",
+                                 self._dataset_name, without)
+        if not images:
+            return {}
+        tp, fp, fn, tn = (int(c) for c in counts)
+        pct = lambda a, b: 100.0 * a / b if b else float("nan")  # noqa: E731
+        res = {
+            "IoU_occluded": pct(tp, tp + fp + fn),
+            "pixel_acc": pct(tp + tn, tp + fp + fn + tn),
+            "recall_occluded": pct(tp, tp + fn),
+            "precision_occluded": pct(tp, tp + fp),
+            "num_images": images,
+        }
+        self._logger.info("Occlusion segmentation on %s (%d images, face boxes x%.2f): %s",
+                          self._dataset_name, images, self._enlarge,
+                          ", ".join(f"{k} {v:.2f}" for k, v in res.items() if k != "num_images"))
+        return copy.deepcopy({"occlusion_seg": res})
