@@ -373,3 +373,27 @@ def test_all_modules_off_is_plain_faster_rcnn():
     assert out[0].keys() == out[1].keys()
     for k in out[0]:
         assert torch.allclose(out[0][k], out[1][k]), k
+
+
+def test_segmentation_branch_learns_beyond_the_prior():
+    """On a fixed batch the branch's loss falls below the entropy of the occluded / not-occluded
+    prior of the supervised cells, i.e. it uses the features (a branch that only learned its bias
+    would stop at the prior)."""
+    model = _model("MODEL.AOFD.SEG_LOSS_REDUCTION", "mean", "MODEL.AOFD.SEG_LOSS_WEIGHT", 1.0)
+    batch = _batch()
+    opt = torch.optim.SGD(model.seg_head.parameters(), lr=0.001, momentum=0.9)
+    with EventStorage(0):
+        for _ in range(60):
+            loss = model(batch)["loss_occlusion_seg"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        images = model.preprocess_image(batch)
+        feats = model.backbone(images.tensor)[model.seg_in_feature]
+    t, v = occlusion_seg_targets([b["occlusion_mask"] for b in batch],
+                                 [b["instances"].gt_boxes.tensor for b in batch],
+                                 tuple(feats.shape[-2:]), model.seg_stride, 1.3, images.image_sizes)
+    p = t[v].float().mean().item()
+    prior = -(p * math.log(p) + (1 - p) * math.log(1 - p))
+    assert 0 < p < 1
+    assert loss.item() < 0.6 * prior

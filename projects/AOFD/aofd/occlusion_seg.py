@@ -27,6 +27,7 @@ gives the enlarged crops when wanted.
 from typing import List, Optional, Sequence, Tuple
 
 import torch
+import fvcore.nn.weight_init as weight_init
 from torch import nn
 from torch.nn import functional as F
 from torchvision.ops import roi_align
@@ -38,20 +39,20 @@ __all__ = ["OcclusionSegHead", "enlarge_boxes", "occlusion_seg_targets", "occlus
 
 
 class OcclusionSegHead(nn.Module):
-    """``num_convs`` 3x3 convs + ReLU, then a 1x1 conv to 2 logits per cell."""
+    """``num_convs`` 3x3 convs + ReLU, then a 1x1 conv to 2 logits per cell. He ("MSRA") init of
+    the convs, as in the authors' Caffe model; Gaussian std 0.01 for the classifier."""
 
     def __init__(self, in_channels: int, channels: int = 512, num_convs: int = 2):
         super().__init__()
         convs = []
         for _ in range(num_convs):
             conv = Conv2d(in_channels, channels, kernel_size=3, padding=1, activation=F.relu)
-            nn.init.normal_(conv.weight, std=0.01)
-            nn.init.constant_(conv.bias, 0.0)
+            weight_init.c2_msra_fill(conv)
             convs.append(conv)
             in_channels = channels
         self.convs = nn.Sequential(*convs)
         self.predictor = Conv2d(in_channels, 2, kernel_size=1)
-        nn.init.normal_(self.predictor.weight, std=0.001)
+        nn.init.normal_(self.predictor.weight, std=0.01)
         nn.init.constant_(self.predictor.bias, 0.0)
 
     def forward(self, x):
