@@ -77,7 +77,7 @@ class StagedTrainLoader:
         while True:
             datasets = self.schedule.stage_at(self.current_iter()).datasets
             if datasets != key:
-                key, it = datasets, None
+                key, it = datasets, None  # release the previous stage's loader first
                 it = iter(self.build_loader(datasets))
                 self.datasets_in_use = datasets
                 logger.info("AOFD schedule: training data now %s", ", ".join(datasets))
