@@ -344,7 +344,7 @@ def test_configs_merge(path):
     if path.endswith("aofd_vgg16.yaml"):
         assert cfg.MODEL.ANCHOR_GENERATOR.SIZES == [[64, 128, 256, 512]]
         assert cfg.SOLVER.BASE_LR == 0.001 and cfg.SOLVER.IMS_PER_BATCH == 1
-        assert cfg.INPUT.MIN_SIZE_TRAIN == (512,) and cfg.INPUT.MAX_SIZE_TRAIN == 1024
+        assert cfg.INPUT.MIN_SIZE_TRAIN == (512, 1024) and cfg.INPUT.MAX_SIZE_TRAIN == 1024
         assert cfg.DATASETS.TRAIN == ("facemask_train",)
         # aspect ratio = h / w in detectron2: 1.7 is a tall anchor
         gen = build_anchor_generator(cfg, [ShapeSpec(channels=512, stride=16)])
