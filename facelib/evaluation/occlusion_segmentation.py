@@ -10,7 +10,11 @@ Counts are summed over the dataset:
 
 * ``IoU_occluded``: |pred & gt| / |pred | gt| over those pixels (percent);
 * ``pixel_acc``: fraction of those pixels classified correctly (percent);
-* ``recall_occluded`` / ``precision_occluded`` (percent), ``num_images``.
+* ``recall_occluded`` / ``precision_occluded`` (percent), ``num_images``;
+* threshold-free: ``AP_occluded`` (percent), the average precision of the occluded pixels ranked by
+  probability (probabilities binned in 1/1000 steps), and ``mean_prob_occluded`` /
+  ``mean_prob_clear``, the mean probability on occluded / not occluded pixels (a branch can rank
+  the pixels well while staying below ``threshold`` everywhere).
 
 A model without the branch (no ``occlusion_mask`` in its outputs) gets no numbers and a WARNING.
 """
@@ -42,6 +46,18 @@ def face_region_mask(annotations, height: int, width: int, enlarge: float = 1.0)
     return region
 
 
+def _binned_ap(hist: np.ndarray) -> float:
+    """Average precision of the positives (row 1) against the negatives (row 0) of a
+    (2, bins) histogram of scores, thresholds at the bin edges from high to low: sum over
+    thresholds of precision x recall increment (NaN without positives)."""
+    pos, neg = hist[1][::-1].cumsum(), hist[0][::-1].cumsum()
+    if pos[-1] == 0:
+        return float("nan")
+    recall = pos / pos[-1]
+    precision = pos / np.maximum(pos + neg, 1)
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
+
+
 class OcclusionSegmentationEvaluator(DatasetEvaluator):
     def __init__(self, dataset_name: str, threshold: float = 0.5, enlarge: float = 1.0,
                  distributed: bool = True):
@@ -53,8 +69,12 @@ class OcclusionSegmentationEvaluator(DatasetEvaluator):
         self._dicts = None
         self.reset()
 
+    BINS = 1000
+
     def reset(self):
         self._counts = np.zeros(4, dtype=np.int64)  # tp, fp, fn, tn
+        self._hist = np.zeros((2, self.BINS), dtype=np.int64)  # [clear, occluded] per prob bin
+        self._prob_sums = np.zeros(2, dtype=np.float64)
         self._images = 0
         self._without_map = 0
 
@@ -74,17 +94,23 @@ class OcclusionSegmentationEvaluator(DatasetEvaluator):
                 self._without_map += 1
                 continue
             gt = read_occlusion_mask(d["occlusion_mask_file"]) > 0
-            pred = out["occlusion_mask"].detach().to("cpu").numpy() >= self._threshold
+            prob = out["occlusion_mask"].detach().to("cpu").float().numpy()
+            pred = prob >= self._threshold
             if pred.shape != gt.shape:
                 raise ValueError(f"{self._dataset_name} image {inp['image_id']}: occlusion_mask "
                                  f"{pred.shape} vs ground-truth mask {gt.shape}")
             region = face_region_mask(d.get("annotations", []), *gt.shape, enlarge=self._enlarge)
-            p, g = pred[region], gt[region]
+            p, g, q = pred[region], gt[region], prob[region]
             self._counts += [np.sum(p & g), np.sum(p & ~g), np.sum(~p & g), np.sum(~p & ~g)]
+            bins = np.clip((q * self.BINS).astype(np.int64), 0, self.BINS - 1)
+            for cls in (0, 1):
+                sel = g == bool(cls)
+                self._hist[cls] += np.bincount(bins[sel], minlength=self.BINS)
+                self._prob_sums[cls] += float(q[sel].sum())
             self._images += 1
 
     def evaluate(self):
-        state = (self._counts, self._images, self._without_map)
+        state = (self._counts, self._images, self._without_map, self._hist, self._prob_sums)
         if self._distributed:
             comm.synchronize()
             parts = comm.gather(state, dst=0)
@@ -95,6 +121,8 @@ class OcclusionSegmentationEvaluator(DatasetEvaluator):
         counts = sum(p[0] for p in parts)
         images = sum(p[1] for p in parts)
         without = sum(p[2] for p in parts)
+        hist = sum(p[3] for p in parts)
+        prob_sums = sum(p[4] for p in parts)
         if without:
             self._logger.warning("%s: %d image(s) with a ground-truth occlusion mask got no "
                                  "'occlusion_mask' output (the model has no segmentation branch)",
@@ -108,6 +136,9 @@ class OcclusionSegmentationEvaluator(DatasetEvaluator):
             "pixel_acc": pct(tp + tn, tp + fp + fn + tn),
             "recall_occluded": pct(tp, tp + fn),
             "precision_occluded": pct(tp, tp + fp),
+            "AP_occluded": 100.0 * _binned_ap(hist),
+            "mean_prob_occluded": prob_sums[1] / max(hist[1].sum(), 1),
+            "mean_prob_clear": prob_sums[0] / max(hist[0].sum(), 1),
             "num_images": images,
         }
         self._logger.info("Occlusion segmentation on %s (%d images, face boxes x%.2f): %s",

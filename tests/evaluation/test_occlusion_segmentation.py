@@ -53,6 +53,11 @@ def test_counts_by_hand(tmp_path):
     assert res["recall_occluded"] == pytest.approx(50.0)
     assert res["precision_occluded"] == pytest.approx(100 * 8 / 20)
     assert res["num_images"] == 1
+    # threshold-free: occluded pixels have p 0.9 (8) or 0 (8); clear ones 0.6 (12) or 0 (8):
+    # thresholds 0.9 -> P 1, R 0.5; 0.6 -> R stays; 0 -> P 16/36, R 1: AP = 0.5 + 0.5 * 16/36
+    assert res["AP_occluded"] == pytest.approx(100 * (0.5 + 0.5 * 16 / 36))
+    assert res["mean_prob_occluded"] == pytest.approx(8 * 0.9 / 16)
+    assert res["mean_prob_clear"] == pytest.approx(12 * 0.6 / 20)
     # a model without the branch: no numbers
     ev.reset()
     ev.process([{"image_id": "img0"}], [{"instances": None}])
