@@ -397,3 +397,11 @@ def test_segmentation_branch_learns_beyond_the_prior():
     prior = -(p * math.log(p) + (1 - p) * math.log(1 - p))
     assert 0 < p < 1
     assert loss.item() < 0.6 * prior
+
+
+def test_inference_under_cpu_bf16_autocast():
+    """RoIPool has no CPU autocast rule in torchvision; the pooler runs in float32 (Float32Pooler)."""
+    model = _model().eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(_batch())
+    assert len(out) == 2 and out[0]["instances"].has("pred_occlusion_masks")

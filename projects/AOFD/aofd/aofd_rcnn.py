@@ -47,6 +47,8 @@ from detectron2.modeling.roi_heads import StandardROIHeads
 from detectron2.structures import Instances
 from detectron2.utils.events import get_event_storage
 
+from facelib.modeling.float32_pooler import Float32Pooler
+
 from .compact_loss import compact_loss
 from .config import GENERATOR_GRAD_MODES, MASK_TYPES, SEG_LOSS_REDUCTIONS
 from .ohem import per_roi_losses, select_hard_rois
@@ -139,6 +141,8 @@ class AOFDROIHeads(StandardROIHeads):
                                       a.GENERATOR_NUM_CONVS)
         else:
             types = [t for t in types if t != "generator"]
+        # RoIPool (VGG16 Faster R-CNN) has no CPU autocast rule in torchvision: pool in float32
+        ret["box_pooler"] = Float32Pooler(ret["box_pooler"])
         ret.update(
             mask_generator=generator,
             mask_types=types,
