@@ -53,6 +53,9 @@ def get_parser():
                                          "without it nothing is drawn (use --json for the detections)")
     parser.add_argument("--confidence-threshold", type=float, default=0.5,
                         help="minimum score of the faces kept and drawn")
+    parser.add_argument("--occlusion-threshold", type=float, default=0.5,
+                        help="occlusion probability above which a pixel is drawn / written as "
+                             "occluded (models with occlusion masks, e.g. AOFD)")
     parser.add_argument("--json", action="store_true",
                         help="write the detections as JSON (file: see --json-file)")
     parser.add_argument("--json-file", metavar="FILE", default=None,
@@ -132,18 +135,18 @@ def default_json_path(output):
 
 
 # ---------------------------------------------------------------------------------------- drawing
-def draw_detections(bgr, det):
+def draw_detections(bgr, det, occlusion_threshold: float = 0.5):
     """Annotated copy (BGR uint8) of ``bgr``: boxes with ``face <score>`` labels and the
     occlusion masks (when present) with detectron2's ``Visualizer``."""
     from detectron2.utils.visualizer import Visualizer
 
     vis = Visualizer(bgr[:, :, ::-1], metadata=None, scale=1.0)
     # occluded regions (red, translucent) first, then boxes + labels (green) on top
-    masks = det.binary_occlusion_masks()
+    masks = det.binary_occlusion_masks(occlusion_threshold)
     for m in masks if masks is not None else []:
         if m.any():
             vis.draw_binary_mask(m.astype(np.uint8), color=MASK_COLOR, alpha=0.4)
-    mask = det.binary_occlusion_mask()
+    mask = det.binary_occlusion_mask(occlusion_threshold)
     if mask is not None and mask.any():
         vis.draw_binary_mask(mask.astype(np.uint8), color=MASK_COLOR, alpha=0.3)
     if len(det):
@@ -164,7 +167,7 @@ def mask_to_rle(mask):
     return rle
 
 
-def detections_to_json(det, **extra):
+def detections_to_json(det, occlusion_threshold: float = 0.5, **extra):
     rec = dict(extra)
     rec.update({
         "height": int(det.image_size[0]),
@@ -172,10 +175,10 @@ def detections_to_json(det, **extra):
         "boxes": [[round(float(v), 2) for v in b] for b in det.boxes],
         "scores": [round(float(s), 5) for s in det.scores],
     })
-    masks = det.binary_occlusion_masks()
+    masks = det.binary_occlusion_masks(occlusion_threshold)
     if masks is not None:
         rec["occlusion_masks"] = [mask_to_rle(m) for m in masks]
-    mask = det.binary_occlusion_mask()
+    mask = det.binary_occlusion_mask(occlusion_threshold)
     if mask is not None:
         rec["occlusion_mask"] = mask_to_rle(mask)
     return rec
@@ -189,6 +192,7 @@ def write_json(path, args, detector, records):
         "config_file": args.config_file,
         "weights": detector.weights,
         "confidence_threshold": detector.confidence_threshold,
+        "occlusion_threshold": args.occlusion_threshold,
         "box_mode": "XYXY_ABS",
         "results": records,
     }
@@ -233,9 +237,9 @@ def run_images(args, detector):
                 out_dir = os.path.dirname(outs[i])
                 if out_dir:
                     os.makedirs(out_dir, exist_ok=True)
-                if not cv2.imwrite(outs[i], draw_detections(img, det)):
+                if not cv2.imwrite(outs[i], draw_detections(img, det, args.occlusion_threshold)):
                     raise OSError(f"cv2.imwrite failed for {outs[i]}")
-            records.append(detections_to_json(det, file=files[i]))
+            records.append(detections_to_json(det, args.occlusion_threshold, file=files[i]))
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:
@@ -281,8 +285,8 @@ def run_video(args, detector):
                 break
             for frame, det in zip(frames, detector.detect(frames)):
                 if writer is not None:
-                    writer.write(draw_detections(frame, det))
-                records.append(detections_to_json(det, frame=frame_idx))
+                    writer.write(draw_detections(frame, det, args.occlusion_threshold))
+                records.append(detections_to_json(det, args.occlusion_threshold, frame=frame_idx))
                 frame_idx += 1
             if bar is not None:
                 bar.update(len(frames))

@@ -86,6 +86,7 @@ def test_single_file_glob_and_occlusion_rle(demo, setup, tmp_path, monkeypatch):
             out["instances"].pred_occlusion_masks = torch.full((n, 1, 14, 14), 0.9)
             m = torch.zeros(inp["height"], inp["width"])
             m[:10] = 1.0
+            m[10:20] = 0.3  # occluded only below --occlusion-threshold 0.3
             out["occlusion_mask"] = m
         return outs
 
@@ -101,6 +102,14 @@ def test_single_file_glob_and_occlusion_rle(demo, setup, tmp_path, monkeypatch):
         assert isinstance(rle["counts"], str) and rle["size"] == [96, 128]
     m = mask_util.decode({"size": rec["occlusion_mask"]["size"], "counts": rec["occlusion_mask"]["counts"].encode()})
     assert m.shape == (96, 128) and m[:10].all() and not m[10:].any()
+    # a lower --occlusion-threshold also marks the 0.3 rows
+    demo.main(_args(setup, "--input", str(setup[2] / "*.png"), "--output", str(out_img),
+                    "--json-file", str(out_json), "--occlusion-threshold", "0.2"))
+    payload = json.loads(out_json.read_text())
+    assert payload["occlusion_threshold"] == 0.2
+    rle = payload["results"][0]["occlusion_mask"]
+    m = mask_util.decode({"size": rle["size"], "counts": rle["counts"].encode()})
+    assert m[:20].all() and not m[20:].any()
 
 
 def test_video(demo, setup, tmp_path):
