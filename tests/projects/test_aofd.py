@@ -405,3 +405,18 @@ def test_inference_under_cpu_bf16_autocast():
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(_batch())
     assert len(out) == 2 and out[0]["instances"].has("pred_occlusion_masks")
+
+
+def test_mask_type_shares_follow_the_list():
+    """MODEL.AOFD.MASK_TYPES entries are drawn uniformly: a type listed twice gets twice the share."""
+    model = _model("MODEL.AOFD.MASK_TYPES", ["half", "half", "half", "random"])
+    heads = model.roi_heads
+    assert heads.mask_types == ["half", "half", "half", "random"]
+    pooled = torch.ones(400, 4, 7, 7)
+    props = Instances((64, 64))
+    props.gt_classes = torch.zeros(400, dtype=torch.int64)  # all positive
+    props.proposal_boxes = Boxes(torch.tensor([[0.0, 0.0, 10.0, 10.0]]).repeat(400, 1))
+    torch.manual_seed(0)
+    heads._apply_masks(pooled, [props])
+    share_random = (heads.last_mask_types == 3).float().mean().item()
+    assert 0.17 < share_random < 0.33  # 1/4 expected

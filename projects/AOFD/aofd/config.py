@@ -47,8 +47,10 @@ def add_aofd_config(cfg):
     # Occlusion segmentation branch on/off (Sec. 3.4, Fig. 4).
     node.SEGMENTATION_ON = True
     # Masks applied to the positive RoIs' pooled features while training the detector (Sec. 3.3):
-    # each positive RoI gets one type drawn uniformly from this list (facelib's mixing rule; the
-    # paper uses the three kinds together). Known: see MASK_TYPES above.
+    # each positive RoI gets one entry drawn uniformly from this list (facelib's mixing rule; the
+    # paper uses the three kinds together), so listing a type twice doubles its share, e.g.
+    # ["generator", "generator", "half", "random"] = 1/2 : 1/4 : 1/4. [] = no masks. With
+    # KEEP_UNMASKED each positive RoI also stays in the batch unmasked. Known: MASK_TYPES above.
     node.MASK_TYPES = ["generator", "half", "random"]
     # Sec. 3.3: the masked copies of the positive RoIs are ADDED to the RoI batch and the original,
     # unmasked features are kept alongside (True), or the masked features REPLACE the positives'
