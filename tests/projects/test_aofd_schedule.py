@@ -139,7 +139,7 @@ class _Recorder(HookBase):
             losses=sorted(k for k, (_, it) in self.trainer.storage.latest().items()
                           if k.startswith("loss_") and it == self.trainer.iter),
             total=self.trainer.storage.latest()["total_loss"][0],
-            data=self.trainer.data_loader.loader.datasets_in_use,
+            data=self.trainer.data_loader.datasets_in_use,
         ))
 
 

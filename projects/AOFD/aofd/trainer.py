@@ -9,8 +9,8 @@ adversarial cycle) with the right data and learning rate:
 * :class:`AOFDStageHook` (first hook) sets ``model.training_stage`` ("generator" / "detector")
   and ``model.seg_loss_weight`` before every step, logs stage changes, records ``aofd/stage``
   and saves ``model_stage_<name>.pth`` at the end of each stage;
-* :class:`StagedTrainLoader` draws each batch from the current stage's datasets (one detectron2
-  train loader per distinct dataset tuple, built when first needed);
+* :class:`StagedTrainLoader` draws each batch from the current stage's datasets (one
+  ``FaceTrainer`` train loader per distinct dataset tuple, built when first needed);
 * :class:`StagedLRSchedule` (an fvcore ``ParamScheduler`` inside detectron2's ``LRMultiplier``):
   per-stage base LR and steps, warm-up at the start of the run.
 
@@ -25,13 +25,12 @@ import logging
 
 from fvcore.common.param_scheduler import ParamScheduler
 
-from detectron2.data import DatasetCatalog, build_detection_train_loader
+from detectron2.data import DatasetCatalog
 from detectron2.engine import HookBase
 from detectron2.solver.lr_scheduler import LRMultiplier
 from detectron2.utils.events import get_event_storage
 
-from facelib.data.mapper import FaceDatasetMapper
-from facelib.engine.trainer import TRAINER_REGISTRY, DroppedFaceCounter, FaceTrainer
+from facelib.engine.trainer import TRAINER_REGISTRY, FaceTrainer
 
 from .schedule import AOFDSchedule, build_schedule
 
@@ -161,16 +160,15 @@ class AOFDTrainer(FaceTrainer):
     def build_train_loader(cls, cfg):
         if not cfg.AOFD_SCHEDULE.ENABLED:
             return super().build_train_loader(cfg)
-        schedule = schedule_from_cfg(cfg)
-        mapper = FaceDatasetMapper(cfg, is_train=True)
+        build_stage_loader = super().build_train_loader  # FaceTrainer's (mapper, dropped faces)
 
         def build(datasets):
             c = cfg.clone()
             c.defrost()
             c.DATASETS.TRAIN = tuple(datasets)
-            return build_detection_train_loader(c, mapper=mapper)
+            return build_stage_loader(c)
 
-        return DroppedFaceCounter(StagedTrainLoader(schedule, build))
+        return StagedTrainLoader(schedule_from_cfg(cfg), build)
 
     @classmethod
     def build_lr_scheduler(cls, cfg, optimizer):
