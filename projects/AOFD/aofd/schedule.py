@@ -103,27 +103,28 @@ class AOFDSchedule:
         return "\n".join(rows)
 
 
-_AVAILABLE: Dict[str, bool] = {}
+_AVAILABLE: Dict[Tuple[str, Optional[str]], bool] = {}
 _WARNED = set()
 
 
 def dataset_available(name: str) -> bool:
     """A registered dataset whose dicts load without ``FileNotFoundError`` (a missing folder or
-    file; other errors, e.g. a malformed annotation, propagate). Cached per process (detectron2's
-    loaders read the dicts again, so the check costs one extra parse per dataset and run)."""
-    from detectron2.data import DatasetCatalog
+    file; other errors, e.g. a malformed annotation, propagate). Cached per process and dataset
+    root (a name registered again under another root is checked again; detectron2's loaders read
+    the dicts anyway, so the check costs one extra parse per dataset and run)."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
 
-    if name not in _AVAILABLE:
-        if name not in DatasetCatalog.list():
-            _AVAILABLE[name] = False
-        else:
-            try:
-                DatasetCatalog.get(name)
-                _AVAILABLE[name] = True
-            except FileNotFoundError as e:
-                logger.info("dataset %r is not available: %s", name, str(e).splitlines()[0])
-                _AVAILABLE[name] = False
-    return _AVAILABLE[name]
+    if name not in DatasetCatalog.list():
+        return False
+    key = (name, MetadataCatalog.get(name).get("dataset_root", None))
+    if key not in _AVAILABLE:
+        try:
+            DatasetCatalog.get(name)
+            _AVAILABLE[key] = True
+        except FileNotFoundError as e:
+            logger.info("dataset %r is not available: %s", name, str(e).splitlines()[0])
+            _AVAILABLE[key] = False
+    return _AVAILABLE[key]
 
 
 def resolve_datasets(names: Sequence[str], fallbacks: Sequence[Sequence[str]],
