@@ -19,7 +19,6 @@ Counts are summed over the dataset:
 A model without the branch (no ``occlusion_mask`` in its outputs) gets no numbers and a WARNING.
 """
 import copy
-import itertools
 import logging
 
 import numpy as np
@@ -59,6 +58,8 @@ def _binned_ap(hist: np.ndarray) -> float:
 
 
 class OcclusionSegmentationEvaluator(DatasetEvaluator):
+    BINS = 1000  # probability bins of the threshold-free AP
+
     def __init__(self, dataset_name: str, threshold: float = 0.5, enlarge: float = 1.0,
                  distributed: bool = True):
         self._dataset_name = dataset_name
@@ -68,8 +69,6 @@ class OcclusionSegmentationEvaluator(DatasetEvaluator):
         self._logger = logging.getLogger(__name__)
         self._dicts = None
         self.reset()
-
-    BINS = 1000
 
     def reset(self):
         self._counts = np.zeros(4, dtype=np.int64)  # tp, fp, fn, tn
