@@ -151,6 +151,9 @@ def add_facelib_config(cfg):
     # "FaceTrainer" (detectron2's DefaultTrainer loop) or a project's subclass, e.g.
     # "AOFDTrainer" (AOFD's staged generator / detector schedule, projects/AOFD).
     _C.TRAINER.NAME = "FaceTrainer"
+    # Record the global L2 gradient norm (before SOLVER.CLIP_GRADIENTS clips it) as the event
+    # scalar "grad_norm" every iteration (facelib/engine/grad_norm.py): metrics.json / TensorBoard.
+    _C.TRAINER.LOG_GRAD_NORM = True
 
     # ---------------------------------------------------------------- evaluation
     _C.TEST.WIDER = CN()

@@ -16,6 +16,8 @@ from facelib.config import get_face_cfg
 from facelib.data import register_all_facelib_datasets
 from facelib.data.mapper import FaceDatasetMapper
 from facelib.engine.checkpoint import FaceCheckpointer
+from facelib.engine.grad_norm import GradientNormHook
+from facelib.engine.optimizer import build_face_optimizer
 from facelib.evaluation.build import build_face_evaluator
 
 
@@ -82,12 +84,28 @@ def setup_face_cfg(args):
 class FaceTrainer(DefaultTrainer):
     """Training / evaluation loop of every facelib detector (detectron2's ``DefaultTrainer``)."""
 
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        # DefaultTrainer runs its steps in an inner SimpleTrainer that has no hooks of its own, so
+        # the inner loop's after_backward() would reach none of the hooks registered here
+        # (GradientNormHook needs it): it calls the outer trainer's, which runs every hook.
+        self._trainer.after_backward = self.after_backward
+
     def build_hooks(self):
         # DefaultTrainer.__init__ made a DetectionCheckpointer just before calling this; the
         # FaceCheckpointer (engine/checkpoint.py) refuses weights that miss the whole backbone
         self.checkpointer = FaceCheckpointer(self.checkpointer.model, self.cfg.OUTPUT_DIR,
                                              trainer=weakref.proxy(self))
-        return super().build_hooks()
+        hooks = super().build_hooks()
+        if self.cfg.TRAINER.LOG_GRAD_NORM:
+            hooks.insert(0, GradientNormHook())
+        return hooks
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        """detectron2's optimizer; ``SOLVER.CLIP_GRADIENTS.CLIP_TYPE "full_model"`` clips the global
+        gradient norm (facelib/engine/optimizer.py)."""
+        return build_face_optimizer(cfg, model)
 
     @classmethod
     def build_train_loader(cls, cfg):

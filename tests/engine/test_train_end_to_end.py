@@ -37,7 +37,7 @@ def _train(cfg):
 
 def test_trainer_trains_and_evaluates_tiny(tmp_path):
     """A few iterations from scratch on synthetic_faces_tiny: loss falls, WIDER evaluation runs and
-    writes its files, the trainer logs the dropped-face count."""
+    writes its files, the trainer logs the dropped-face count and the gradient norm."""
     cfg = _cfg(tmp_path, "DATASETS.TRAIN", ("synthetic_faces_tiny",), "DATASETS.TEST", ("synthetic_faces_tiny",),
                "SOLVER.MAX_ITER", 40, "SOLVER.IMS_PER_BATCH", 4, "SOLVER.BASE_LR", 0.02,
                # normalise by this batch's positives (no EMA from 100), so losses compare across iterations
@@ -56,6 +56,8 @@ def test_trainer_trains_and_evaluates_tiny(tmp_path):
     assert set(res["ap_percent"]) == {"easy", "medium", "hard"}
     assert os.path.isdir(os.path.join(out, "inference", "synthetic_faces_tiny", "submission"))
     assert len(trainer.storage.history("data/dropped_faces").values()) == 40
+    grad_norms = [v for v, _ in trainer.storage.history("grad_norm").values()]  # TRAINER.LOG_GRAD_NORM
+    assert len(grad_norms) == 40 and all(np.isfinite(grad_norms)) and min(grad_norms) > 0
 
 
 @pytest.mark.skipif(not os.path.isfile(MNET_CKPT), reason=f"ImageNet MobileNet checkpoint absent: {MNET_CKPT}")
