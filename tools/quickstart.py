@@ -6,7 +6,7 @@
    the official submission layout), 5. run the demo on a few val images (PNG + JSON),
 and fail unless the hard-setting AP reaches ``--min-ap``. Every step's output folder is printed.
 
-    python tools/quickstart.py [--output-dir output/quickstart] [--min-ap 0.5] [--resume] [opts ...]
+    python tools/quickstart.py [--output-dir output/quickstart] [--min-ap 0.7] [--resume] [opts ...]
 """
 import argparse
 import json
@@ -47,7 +47,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default=os.path.join("output", "quickstart"))
     parser.add_argument("--config-file", default=CONFIG)
-    parser.add_argument("--min-ap", type=float, default=0.5,
+    parser.add_argument("--min-ap", type=float, default=0.7,
                         help="fail unless the WIDER-protocol hard AP (0..1) on synthetic val reaches this")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted training run")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for training")

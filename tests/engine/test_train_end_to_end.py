@@ -62,9 +62,10 @@ def test_trainer_trains_and_evaluates_tiny(tmp_path):
 
 @pytest.mark.skipif(not os.path.isfile(MNET_CKPT), reason=f"ImageNet MobileNet checkpoint absent: {MNET_CKPT}")
 def test_quickstart_model_learns_faces(tmp_path):
-    """250 iterations (batch 8, 320 px; the quick start runs 600) of the quick-start model from the
-    ImageNet backbone reach a WIDER-protocol AP >= 30 % on the 100 held-out synthetic val images
-    (measured values in docs/results.md; from scratch, even 600 iterations stay near 2 %)."""
+    """250 iterations (batch 8, 320 px; the quick start runs 600) of the quick-start recipe from the
+    ImageNet backbone reach a WIDER-protocol AP >= 65 % on the 100 held-out synthetic val images.
+    The bound sits 12 points under the lowest of three measured runs of this schedule (seeds 7 / 8 / 9:
+    79.9 / 77.0 / 79.9, docs/results.md); from scratch, even 600 iterations stay near 2 %."""
     from facelib.modeling.weight_conversion import convert_checkpoint_file
 
     init = str(tmp_path / "mnet.pth")
@@ -75,4 +76,4 @@ def test_quickstart_model_learns_faces(tmp_path):
     with open(os.path.join(cfg.OUTPUT_DIR, "inference", "synthetic_faces_val", "wider_face_results.json")) as f:
         res = json.load(f)
     print("quick-start model (250 it) WIDER AP on synthetic_faces_val:", res["ap_percent"])
-    assert res["ap_percent"]["hard"] >= 30.0, res
+    assert res["ap_percent"]["hard"] >= 65.0, res
