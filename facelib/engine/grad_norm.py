@@ -16,10 +16,7 @@ def global_grad_norm(parameters, norm_type: float = 2.0) -> float:
     """The norm of all gradients of ``parameters`` taken as one vector (parameters without a
     gradient are skipped; 0.0 when none has one), as ``torch.nn.utils.clip_grad_norm_`` computes it."""
     grads = [p.grad.detach() for p in parameters if p.grad is not None]
-    if not grads:
-        return 0.0
-    norms = torch.stack([torch.linalg.vector_norm(g, norm_type).to(torch.float32) for g in grads])
-    return float(torch.linalg.vector_norm(norms, norm_type))
+    return float(torch.nn.utils.get_total_norm(grads, norm_type)) if grads else 0.0
 
 
 class GradientNormHook(HookBase):

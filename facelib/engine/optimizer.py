@@ -6,8 +6,6 @@ norm of all gradients taken as one vector to ``CLIP_VALUE`` (``torch.nn.utils.cl
 over every parameter, ``NORM_TYPE``), which keeps the direction of the update and only bounds its
 size: a rare huge gradient (a spike near the peak learning rate) cannot throw the model far away.
 """
-import itertools
-
 import torch
 from detectron2.solver import build_optimizer
 from detectron2.solver.build import _generate_optimizer_class_with_gradient_clipping
