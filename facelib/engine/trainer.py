@@ -132,7 +132,11 @@ class FaceTrainer(DefaultTrainer):
             cls.build_evaluator(cfg, name, output_folder=os.path.join(cfg.OUTPUT_DIR, "inference_TTA", name))
             for name in cfg.DATASETS.TEST
         ]
-        res = cls.test(cfg, model, evaluators)
+        # the loader keeps the original images; the wrapper builds every scale from them
+        tta_cfg = cfg.clone()
+        tta_cfg.defrost()
+        tta_cfg.INPUT.FACE_AUG.TEST = "none"
+        res = cls.test(tta_cfg, model, evaluators)
         return OrderedDict({k + "_TTA": v for k, v in res.items()})
 
     @classmethod

@@ -1,34 +1,39 @@
 """``FaceRetinaNet``: detectron2's RetinaNet made the base of facelib's single-shot face detectors.
 
-What it adds to :class:`detectron2.modeling.RetinaNet` (whose head, focal loss, box transform,
-decoding and NMS it reuses unchanged):
+What it adds to :class:`detectron2.modeling.RetinaNet` (whose head, focal loss, box transform
+and anchor generators it reuses):
 
 * label assignment honours ``instances.gt_ignore`` (``MODEL.FACE_RETINANET.GT_IGNORE_MODE``):
   anchors whose best match is an ignored face get label -1 (neither positive nor negative);
 * configurable matcher (``MODEL.RETINANET.IOU_THRESHOLDS`` / ``IOU_LABELS``,
   ``MODEL.FACE_RETINANET.ALLOW_LOW_QUALITY_MATCHES``), regression loss
   (``MODEL.RETINANET.BBOX_REG_LOSS_TYPE`` in smooth_l1 / l1 / giou / diou / ciou) and loss weights;
+* named head outputs, one loss context, anchors shared or per image, batched inference
+  (:mod:`.dense_outputs`, :mod:`.anchor_sets`, :mod:`.dense_inference`);
 * small overridable hooks, so later methods change one step without copying the rest::
 
       forward(batched_inputs)
-        images      = preprocess_image(batched_inputs)
-        features    = forward_features(images)             # backbone + level selection
-        predictions = head_outputs(features)               # [logits, deltas, *extra]
-        training:  forward_training(images, features, predictions, gt_instances)
-                     anchors = anchor_generator(features)
-                     gt_labels, gt_boxes = label_anchors(anchors, gt_instances)
-                         -> match_anchors_per_image(anchors, gt_per_image)      (per image)
-                         -> ignored_anchor_mask(anchors, ignored_gt, ...)       (gt_ignore)
-                     losses(anchors, pred_logits, gt_labels, pred_deltas, gt_boxes)
-                         -> classification_loss(...), box_regression_loss(...)
-                     + extra_losses(images, features, predictions, gt_instances, anchors,
-                                    gt_labels, gt_boxes)                   # {} here
-        inference: forward_inference(images, features, predictions)
-                     -> inference_single_image(anchors, scores, deltas, image_size)
+        images   = preprocess_image(batched_inputs)
+        features = forward_features(images)                 # backbone + level selection
+        outputs  = head_outputs(features)                   # HeadOutputs(logits, deltas, extras)
+        anchors  = anchors_for(features)                    # cached per map size and device
+        training:  forward_training(images, features, outputs, gt_instances)
+                     pred_logits, pred_deltas = transpose_predictions(outputs)
+                     gt_labels, gt_boxes = label_anchors(anchors, gt_instances, pred_logits, pred_deltas)
+                         -> match_anchors_per_image(anchors_i, gt_i, predictions_i)  (per image;
+                            predictions_i = AnchorPredictions: scores / decoded boxes, lazily)
+                         -> ignored_anchor_mask(anchors_i, ignored_gt, ...)          (gt_ignore)
+                     ctx = LossContext(images, features, outputs, gt_instances, anchors, ...)
+                     losses(ctx)          -> classification_loss(...), box_regression_loss(...)
+                     + extra_losses(ctx)  # {} here
+        inference: forward_inference(images, features, outputs, output_sizes)
+                     -> inference_anchors(...)  (the anchors decoding uses; per image allowed)
+                     -> decode_batched / select_per_image / rescale_and_split   (whole batch)
 
-  e.g. FAN adds an attention branch (head returns a third output, ``extra_losses`` supervises it),
-  RefineFace's STC/STR override ``head_outputs`` / ``losses`` / ``inference_single_image``,
-  MogFace overrides ``match_anchors_per_image``.
+  e.g. FAN adds an attention branch (its head returns ``extras["attention"]``, ``extra_losses``
+  supervises it); RefineFace's STR returns per-image refined anchors from ``inference_anchors``
+  and matches against them; MogFace overrides ``match_anchors_per_image`` and reads the predicted
+  scores it is given.
 
 Training ``Instances`` carry ``gt_boxes``, ``gt_classes``, optional ``gt_ignore`` (bool)
 (docs/data_format.md). Inference returns ``[{"instances": Instances(pred_boxes, scores,
@@ -36,7 +41,7 @@ pred_classes)}]`` in the coordinates of the input dict's ``height`` / ``width`` 
 image), as every detectron2 model.
 """
 import logging
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from fvcore.nn import sigmoid_focal_loss_jit
@@ -51,12 +56,15 @@ from detectron2.modeling.box_regression import Box2BoxTransform, _dense_box_regr
 from detectron2.modeling.matcher import Matcher
 from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
 from detectron2.modeling.meta_arch.retinanet import RetinaNet, RetinaNetHead
-from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Boxes, ImageList, Instances, pairwise_iou
-from detectron2.utils.events import get_event_storage
+
+from facelib.utils.events import put_scalar
 
 from . import anchors as _anchors  # noqa: F401  (registers FaceAnchorGenerator)
 from . import retinanet_config as _retinanet_config  # noqa: F401  (registers the config keys)
+from .anchor_sets import anchors_of_image, check_anchors, is_per_image
+from .dense_inference import decode_batched, rescale_and_split, select_per_image
+from .dense_outputs import AnchorPredictions, HeadOutputs, LossContext
 
 __all__ = ["FaceRetinaNet", "GT_IGNORE_MODES", "BOX_REG_LOSS_TYPES"]
 
@@ -65,14 +73,9 @@ logger = logging.getLogger(__name__)
 GT_IGNORE_MODES = ("ignore", "drop", "keep")
 BOX_REG_LOSS_TYPES = ("smooth_l1", "l1", "giou", "diou", "ciou")
 
-
-def _put_scalar(name: str, value: float) -> None:
-    """``EventStorage.put_scalar`` when a storage is open (training loop), else nothing."""
-    try:
-        storage = get_event_storage()
-    except AssertionError:
-        return
-    storage.put_scalar(name, value)
+# Anchor sets kept per (feature-map sizes, device, dtype); more distinct input sizes than this
+# (multi-scale tests) start the cache afresh.
+ANCHOR_CACHE_SIZE = 32
 
 
 @META_ARCH_REGISTRY.register()
@@ -83,12 +86,12 @@ class FaceRetinaNet(RetinaNet):
     def __init__(
         self,
         *,
-        gt_ignore_mode: str = "ignore",
-        ignore_iou_threshold: float = 0.4,
-        loss_cls_weight: float = 1.0,
-        loss_box_reg_weight: float = 1.0,
-        loss_normalizer_momentum: float = 0.9,
-        loss_normalizer_init: float = 100.0,
+        gt_ignore_mode: str,
+        ignore_iou_threshold: float,
+        loss_cls_weight: float,
+        loss_box_reg_weight: float,
+        loss_normalizer_momentum: float,
+        loss_normalizer_init: float,
         **kwargs,
     ):
         """
@@ -98,6 +101,8 @@ class FaceRetinaNet(RetinaNet):
             loss_cls_weight, loss_box_reg_weight: multipliers of the two losses.
             loss_normalizer_momentum, loss_normalizer_init: EMA of the number of positives.
             **kwargs: the arguments of :class:`RetinaNet` (``box_reg_loss_type`` also accepts "l1").
+
+        Defaults live in the config only (``add_face_retinanet_config``).
         """
         if gt_ignore_mode not in GT_IGNORE_MODES:
             raise ValueError(f"gt_ignore_mode must be one of {GT_IGNORE_MODES}, got {gt_ignore_mode!r}")
@@ -114,6 +119,7 @@ class FaceRetinaNet(RetinaNet):
         self.loss_box_reg_weight = float(loss_box_reg_weight)
         self.loss_normalizer_momentum = float(loss_normalizer_momentum)
         self.loss_normalizer_init = float(loss_normalizer_init)
+        self._anchor_cache: Dict[tuple, List[Boxes]] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -121,11 +127,7 @@ class FaceRetinaNet(RetinaNet):
         backbone = build_backbone(cfg)
         backbone_shape = backbone.output_shape()
         feature_shapes = [backbone_shape[f] for f in cfg.MODEL.RETINANET.IN_FEATURES]
-        fr = cfg.MODEL.get("FACE_RETINANET", None)
-
-        def _get(key, default):
-            return fr.get(key, default) if fr is not None else default
-
+        fr = cfg.MODEL.FACE_RETINANET
         return {
             "backbone": backbone,
             "head": cls.build_head(cfg, feature_shapes),
@@ -141,12 +143,12 @@ class FaceRetinaNet(RetinaNet):
             "focal_loss_gamma": cfg.MODEL.RETINANET.FOCAL_LOSS_GAMMA,
             "smooth_l1_beta": cfg.MODEL.RETINANET.SMOOTH_L1_LOSS_BETA,
             "box_reg_loss_type": cfg.MODEL.RETINANET.BBOX_REG_LOSS_TYPE,
-            "gt_ignore_mode": _get("GT_IGNORE_MODE", "ignore"),
-            "ignore_iou_threshold": _get("IGNORE_IOU_THRESHOLD", cfg.MODEL.RETINANET.IOU_THRESHOLDS[0]),
-            "loss_cls_weight": _get("LOSS_CLS_WEIGHT", 1.0),
-            "loss_box_reg_weight": _get("LOSS_BOX_REG_WEIGHT", 1.0),
-            "loss_normalizer_momentum": _get("LOSS_NORMALIZER_MOMENTUM", 0.9),
-            "loss_normalizer_init": _get("LOSS_NORMALIZER_INIT", 100.0),
+            "gt_ignore_mode": fr.GT_IGNORE_MODE,
+            "ignore_iou_threshold": fr.IGNORE_IOU_THRESHOLD,
+            "loss_cls_weight": fr.LOSS_CLS_WEIGHT,
+            "loss_box_reg_weight": fr.LOSS_BOX_REG_WEIGHT,
+            "loss_normalizer_momentum": fr.LOSS_NORMALIZER_MOMENTUM,
+            "loss_normalizer_init": fr.LOSS_NORMALIZER_INIT,
             # inference
             "test_score_thresh": cfg.MODEL.RETINANET.SCORE_THRESH_TEST,
             "test_topk_candidates": cfg.MODEL.RETINANET.TOPK_CANDIDATES_TEST,
@@ -158,7 +160,8 @@ class FaceRetinaNet(RetinaNet):
 
     @classmethod
     def build_head(cls, cfg, feature_shapes):
-        """The prediction head; must return ``[logits, deltas, *extra]`` per-level lists."""
+        """The prediction head: returns :class:`HeadOutputs`, or ``(logits, deltas)`` lists
+        (detectron2's heads), which :meth:`head_outputs` names."""
         return RetinaNetHead(cfg, feature_shapes)
 
     @classmethod
@@ -167,12 +170,10 @@ class FaceRetinaNet(RetinaNet):
 
     @classmethod
     def build_anchor_matcher(cls, cfg):
-        fr = cfg.MODEL.get("FACE_RETINANET", None)
-        low_quality = fr.get("ALLOW_LOW_QUALITY_MATCHES", True) if fr is not None else True
         return Matcher(
             list(cfg.MODEL.RETINANET.IOU_THRESHOLDS),
             list(cfg.MODEL.RETINANET.IOU_LABELS),
-            allow_low_quality_matches=low_quality,
+            allow_low_quality_matches=cfg.MODEL.FACE_RETINANET.ALLOW_LOW_QUALITY_MATCHES,
         )
 
     # ------------------------------------------------------------------ forward
@@ -180,67 +181,118 @@ class FaceRetinaNet(RetinaNet):
         """Same contract as :meth:`DenseDetector.forward`, split into the hooks above."""
         images = self.preprocess_image(batched_inputs)
         features = self.forward_features(images)
-        predictions = self.head_outputs(features)
+        outputs = self.head_outputs(features)
 
         if self.training:
             assert "instances" in batched_inputs[0], "Instance annotations are missing in training!"
             gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
-            return self.forward_training(images, features, predictions, gt_instances)
+            return self.forward_training(images, features, outputs, gt_instances)
 
-        results = self.forward_inference(images, features, predictions)
-        processed_results = []
-        for results_per_image, input_per_image, image_size in zip(
-            results, batched_inputs, images.image_sizes
-        ):
-            height = input_per_image.get("height", image_size[0])
-            width = input_per_image.get("width", image_size[1])
-            processed_results.append({"instances": detector_postprocess(results_per_image, height, width)})
-        return processed_results
+        output_sizes = [
+            (int(x.get("height", s[0])), int(x.get("width", s[1])))
+            for x, s in zip(batched_inputs, images.image_sizes)
+        ]
+        results = self.forward_inference(images, features, outputs, output_sizes)
+        return [{"instances": r} for r in results]
 
     def forward_features(self, images: ImageList) -> List[Tensor]:
         """Backbone features of ``self.head_in_features``, ordered as the anchors' levels."""
         features = self.backbone(images.tensor)
         return [features[f] for f in self.head_in_features]
 
-    def head_outputs(self, features: List[Tensor]) -> List[List[Tensor]]:
-        """``[logits, deltas, *extra]``: each a list over levels of (N, A*K, Hi, Wi) tensors."""
-        return list(self.head(features))
+    def head_outputs(self, features: List[Tensor]) -> HeadOutputs:
+        """The head's outputs, named (a head may return ``HeadOutputs`` itself)."""
+        out = self.head(features)
+        if isinstance(out, HeadOutputs):
+            return out
+        logits, deltas = out
+        return HeadOutputs(logits=list(logits), deltas=list(deltas))
 
-    def transpose_predictions(self, predictions) -> Tuple[List[Tensor], List[Tensor]]:
-        """(N, A*K, H, W) per level -> (N, H*W*A, K) for the first two outputs (logits, deltas)."""
-        return self._transpose_dense_predictions(list(predictions[:2]), [self.num_classes, 4])
+    def transpose_predictions(self, outputs: HeadOutputs) -> Tuple[List[Tensor], List[Tensor]]:
+        """(N, A*K, H, W) per level -> (N, H*W*A, K) for ``logits`` and (N, H*W*A, 4) for ``deltas``."""
+        return self._transpose_dense_predictions([outputs.logits, outputs.deltas], [self.num_classes, 4])
 
-    def forward_training(self, images, features, predictions, gt_instances):
-        pred_logits, pred_anchor_deltas = self.transpose_predictions(predictions)
-        anchors = self.anchor_generator(features)
-        gt_labels, gt_boxes = self.label_anchors(anchors, gt_instances)
-        losses = self.losses(anchors, pred_logits, gt_labels, pred_anchor_deltas, gt_boxes)
-        extra = self.extra_losses(
-            images, features, predictions, gt_instances, anchors, gt_labels, gt_boxes
+    def anchors_for(self, features: List[Tensor]) -> List[Boxes]:
+        """The anchor generator's anchors for these feature maps, cached per map sizes and device
+        (anchors depend on nothing else)."""
+        key = (tuple(tuple(f.shape[-2:]) for f in features), features[0].device, features[0].dtype)
+        anchors = self._anchor_cache.get(key)
+        if anchors is None:
+            if len(self._anchor_cache) >= ANCHOR_CACHE_SIZE:
+                self._anchor_cache.clear()
+            anchors = self.anchor_generator(features)
+            self._anchor_cache[key] = anchors
+        return anchors
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to() / .cuda() / .half(): cached anchors of the old device or dtype are stale
+        self._anchor_cache = {}
+        return super()._apply(fn, *args, **kwargs)
+
+    def training_anchors(self, images, features, outputs: HeadOutputs):
+        """Anchors the losses use: the generator's (shared) by default; a method may return
+        per-image anchors ((N, R_l, 4) per level), e.g. refined by a first step."""
+        return self.anchors_for(features)
+
+    def inference_anchors(self, images, features, outputs: HeadOutputs):
+        """Anchors decoding uses (shared or per image); the same as :meth:`training_anchors`."""
+        return self.training_anchors(images, features, outputs)
+
+    def forward_training(self, images, features, outputs: HeadOutputs, gt_instances):
+        pred_logits, pred_deltas = self.transpose_predictions(outputs)
+        anchors = self.training_anchors(images, features, outputs)
+        check_anchors(anchors, len(gt_instances))
+        gt_labels, gt_boxes = self.label_anchors(anchors, gt_instances, pred_logits, pred_deltas)
+        ctx = LossContext(
+            images=images, features=features, outputs=outputs, gt_instances=gt_instances,
+            anchors=anchors, pred_logits=pred_logits, pred_deltas=pred_deltas,
+            gt_labels=gt_labels, gt_boxes=gt_boxes,
         )
+        losses = self.losses(ctx)
+        extra = self.extra_losses(ctx)
         overlap = set(losses) & set(extra)
         assert not overlap, f"extra_losses redefines {overlap}"
         losses.update(extra)
         return losses
 
-    def extra_losses(
-        self, images, features, predictions, gt_instances, anchors, gt_labels, gt_boxes
-    ) -> Dict[str, Tensor]:
+    def extra_losses(self, ctx: LossContext) -> Dict[str, Tensor]:
         """Hook for method-specific losses (FAN's attention maps, ...). None here."""
         return {}
 
     # ------------------------------------------------------------------ label assignment
     @torch.no_grad()
-    def label_anchors(self, anchors: List[Boxes], gt_instances: List[Instances]):
+    def label_anchors(
+        self,
+        anchors,
+        gt_instances: List[Instances],
+        pred_logits: Optional[List[Tensor]] = None,
+        pred_deltas: Optional[List[Tensor]] = None,
+    ):
         """
+        Args:
+            anchors: shared (list of ``Boxes``) or per-image ((N, R_l, 4)) anchors per level.
+            pred_logits / pred_deltas: the transposed head outputs; when given, each image's
+                :class:`AnchorPredictions` (scores / decoded boxes, computed on first use) reach
+                :meth:`match_anchors_per_image`.
+
         Returns:
             list[Tensor]: per image, (R,) int64 labels in {-1 (ignore), 0..K-1, K (background)}.
             list[Tensor]: per image, (R, 4) matched gt boxes (defined for positives only).
         """
-        anchors = Boxes.cat(anchors)
+        check_anchors(anchors, len(gt_instances))
+        shared = None if is_per_image(anchors) else anchors_of_image(anchors, 0)
         gt_labels, matched_gt_boxes = [], []
-        for gt_per_image in gt_instances:
-            labels_i, boxes_i = self.match_anchors_per_image(anchors, gt_per_image)
+        for i, gt_per_image in enumerate(gt_instances):
+            anchors_i = shared if shared is not None else anchors_of_image(anchors, i)
+            preds_i = None
+            if pred_logits is not None and pred_deltas is not None:
+                preds_i = AnchorPredictions(
+                    logits=torch.cat([x[i] for x in pred_logits]),
+                    deltas=torch.cat([x[i] for x in pred_deltas]),
+                    anchors=anchors_i.tensor,
+                    box2box_transform=self.box2box_transform,
+                )
+            labels_i, boxes_i = self.match_anchors_per_image(anchors_i, gt_per_image, preds_i)
             gt_labels.append(labels_i)
             matched_gt_boxes.append(boxes_i)
         return gt_labels, matched_gt_boxes
@@ -259,11 +311,15 @@ class FaceRetinaNet(RetinaNet):
             return targets, None
         return targets, gt_per_image.gt_boxes[ignore]
 
-    def match_anchors_per_image(self, anchors: Boxes, gt_per_image: Instances):
+    def match_anchors_per_image(
+        self, anchors: Boxes, gt_per_image: Instances, predictions: Optional[AnchorPredictions] = None
+    ):
         """Labels and matched boxes of all anchors (``Boxes``, R) of one image.
 
         The matcher sees the non-ignored faces only (so low-quality matching never makes an
-        ignored face's anchor positive); then :meth:`ignored_anchor_mask` sets -1.
+        ignored face's anchor positive); then :meth:`ignored_anchor_mask` sets -1. ``predictions``
+        (this image's scores / boxes per anchor, or None) is unused here; assignment rules that
+        depend on the current predictions override this method and read it.
         """
         targets, ignored_boxes = self.split_ignored(gt_per_image)
         if len(targets) > 0:
@@ -296,31 +352,28 @@ class FaceRetinaNet(RetinaNet):
         return (iou_ignored >= self.ignore_iou_threshold) & (iou_ignored > best_target_iou)
 
     # ------------------------------------------------------------------ losses
-    def losses(self, anchors, pred_logits, gt_labels, pred_anchor_deltas, gt_boxes):
-        """
-        Args:
-            anchors: list over levels of Boxes; pred_logits / pred_anchor_deltas: lists over
-                levels of (N, Ri, K) / (N, Ri, 4); gt_labels / gt_boxes: per image (R,) / (R, 4).
-
-        Returns:
-            dict with "loss_cls" and "loss_box_reg", each normalised by the EMA of the number of
-            positive anchors and multiplied by its weight.
-        """
-        num_images = len(gt_labels)
-        gt_labels = torch.stack(gt_labels)  # (N, R)
+    def log_assignment(self, gt_labels: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(valid_mask, pos_mask)`` of the (N, R) labels; logs positives / ignored per image."""
+        num_images = gt_labels.shape[0]
         valid_mask = gt_labels >= 0
         pos_mask = valid_mask & (gt_labels != self.num_classes)
-        num_pos_anchors = pos_mask.sum().item()
-        _put_scalar("num_pos_anchors", num_pos_anchors / num_images)
-        _put_scalar("num_ignored_anchors", (~valid_mask).sum().item() / num_images)
+        put_scalar("num_pos_anchors", pos_mask.sum().item() / num_images)
+        put_scalar("num_ignored_anchors", (~valid_mask).sum().item() / num_images)
+        return valid_mask, pos_mask
+
+    def losses(self, ctx: LossContext) -> Dict[str, Tensor]:
+        """"loss_cls" and "loss_box_reg", each normalised by the EMA of the number of positive
+        anchors and multiplied by its weight."""
+        gt_labels = torch.stack(ctx.gt_labels)  # (N, R)
+        valid_mask, pos_mask = self.log_assignment(gt_labels)
         normalizer = self._ema_update(
             "loss_normalizer",
-            max(num_pos_anchors, 1),
+            max(pos_mask.sum().item(), 1),
             self.loss_normalizer_init,
             self.loss_normalizer_momentum,
         )
-        loss_cls = self.classification_loss(pred_logits, gt_labels, valid_mask)
-        loss_box_reg = self.box_regression_loss(anchors, pred_anchor_deltas, gt_boxes, pos_mask)
+        loss_cls = self.classification_loss(ctx.pred_logits, gt_labels, valid_mask)
+        loss_box_reg = self.box_regression_loss(ctx.anchors, ctx.pred_deltas, ctx.gt_boxes, pos_mask)
         return {
             "loss_cls": self.loss_cls_weight * loss_cls / normalizer,
             "loss_box_reg": self.loss_box_reg_weight * loss_box_reg / normalizer,
@@ -338,26 +391,44 @@ class FaceRetinaNet(RetinaNet):
         )
 
     def box_regression_loss(self, anchors, pred_anchor_deltas, gt_boxes, pos_mask) -> Tensor:
-        """Summed regression loss over positives (detectron2's ``_dense_box_regression_loss``)."""
-        return _dense_box_regression_loss(
-            anchors,
-            self.box2box_transform,
-            pred_anchor_deltas,
-            gt_boxes,
-            pos_mask,
-            box_reg_loss_type=self.box_reg_loss_type,
-            smooth_l1_beta=self.smooth_l1_beta,
-        )
+        """Summed regression loss over positives (detectron2's ``_dense_box_regression_loss``;
+        per-image anchors are taken image by image)."""
+        kwargs = dict(box_reg_loss_type=self.box_reg_loss_type, smooth_l1_beta=self.smooth_l1_beta)
+        if not is_per_image(anchors):
+            return _dense_box_regression_loss(
+                anchors, self.box2box_transform, pred_anchor_deltas, gt_boxes, pos_mask, **kwargs
+            )
+        total = pred_anchor_deltas[0].sum() * 0.0
+        for i in range(len(gt_boxes)):
+            total = total + _dense_box_regression_loss(
+                [anchors_of_image(anchors, i)],
+                self.box2box_transform,
+                [cat([d[i] for d in pred_anchor_deltas], dim=0)[None]],
+                [gt_boxes[i]],
+                pos_mask[i : i + 1],
+                **kwargs,
+            )
+        return total
 
     # ------------------------------------------------------------------ inference
-    def forward_inference(self, images: ImageList, features: List[Tensor], predictions: List[List[Tensor]]):
-        pred_logits, pred_anchor_deltas = self.transpose_predictions(predictions)
-        anchors = self.anchor_generator(features)
-        results: List[Instances] = []
-        for img_idx, image_size in enumerate(images.image_sizes):
-            scores_per_image = [x[img_idx].sigmoid() for x in pred_logits]
-            deltas_per_image = [x[img_idx] for x in pred_anchor_deltas]
-            results.append(
-                self.inference_single_image(anchors, scores_per_image, deltas_per_image, image_size)
-            )
-        return results
+    def forward_inference(
+        self,
+        images: ImageList,
+        features: List[Tensor],
+        outputs: HeadOutputs,
+        output_sizes: Optional[Sequence[Tuple[int, int]]] = None,
+    ) -> List[Instances]:
+        """Detections of the whole batch (:mod:`.dense_inference`), in ``output_sizes``
+        coordinates (default: the input images' sizes)."""
+        pred_logits, pred_deltas = self.transpose_predictions(outputs)
+        anchors = self.inference_anchors(images, features, outputs)
+        check_anchors(anchors, len(images))
+        dets = decode_batched(
+            anchors, pred_logits, pred_deltas, self.box2box_transform,
+            self.test_score_thresh, self.test_topk_candidates,
+        )
+        dets = select_per_image(
+            dets, len(images), self.num_classes, self.test_nms_thresh, self.max_detections_per_image
+        )
+        sizes = [tuple(s) for s in images.image_sizes]
+        return rescale_and_split(dets, sizes, output_sizes if output_sizes is not None else sizes)

@@ -46,12 +46,14 @@ True, as the references) reproduces this. IoU here is detectron2's continuous
 import logging
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from detectron2.config import configurable
+from detectron2.data.detection_utils import read_image
 from detectron2.data.transforms import ResizeShortestEdge
 from detectron2.layers import batched_nms
 from detectron2.structures import Boxes, Instances, pairwise_iou
@@ -203,8 +205,9 @@ class FaceDetectorWithTTA(nn.Module):
     """Multi-scale + flip test-time augmentation around any detectron2-style face detector.
 
     Its ``forward`` has the inference interface of the wrapped model: a list of dicts with
-    ``image`` (C, H, W tensor, possibly already resized by the test mapper) and optionally
-    ``height`` / ``width`` (the original size; default: the image's), returning
+    ``image`` (C, H, W tensor) and optionally ``height`` / ``width`` (the original size; default:
+    the image's) and ``file_name`` (read when ``image`` is not at the original size: every scale
+    is resized from the original pixels, :meth:`original_image`), returning
     ``[{"instances": Instances}]`` in original coordinates.
     """
 
@@ -307,11 +310,33 @@ class FaceDetectorWithTTA(nn.Module):
             instances = hflip_instances(instances, width)
         return filter_by_scale_range(instances, self.scale_ranges[size_idx])
 
-    @torch.no_grad()
-    def inference_single(self, input_dict: Dict) -> Instances:
+    def original_image(self, input_dict: Dict) -> Tensor:
+        """The input image at its original ``height`` x ``width``: ``image`` itself when it has that
+        size, else re-read from ``file_name`` (every scale is built from the original pixels, not by
+        resampling an already-resized test image). A resized image without ``file_name`` is an error."""
         image = input_dict["image"]
         height = int(input_dict.get("height", image.shape[-2]))
         width = int(input_dict.get("width", image.shape[-1]))
+        if tuple(image.shape[-2:]) == (height, width):
+            return image
+        if "file_name" not in input_dict:
+            raise ValueError(
+                f"test-time augmentation needs the original {height}x{width} image, got a "
+                f"{tuple(image.shape[-2:])} one and no file_name to read it from "
+                "(use a test mapper that keeps the original size: INPUT.FACE_AUG.TEST 'none')"
+            )
+        fmt = getattr(self.model, "input_format", "BGR")
+        pixels = read_image(input_dict["file_name"], format=fmt)
+        if pixels.shape[:2] != (height, width):
+            raise ValueError(
+                f"{input_dict['file_name']} is {pixels.shape[:2]}, its record says {(height, width)}"
+            )
+        return torch.as_tensor(np.ascontiguousarray(pixels.transpose(2, 0, 1))).to(image.device)
+
+    @torch.no_grad()
+    def inference_single(self, input_dict: Dict) -> Instances:
+        image = self.original_image(input_dict)
+        height, width = int(image.shape[-2]), int(image.shape[-1])
         inputs = self.augment(image, height, width)
         outputs = self._run(inputs)
         dets = [self.detections_of_run(o, d["_tta"], width) for o, d in zip(outputs, inputs)]

@@ -222,9 +222,9 @@ def test_tta_wraps_face_retinanet():
     model = _model(cfg)
     model.train()
     tta = FaceDetectorWithTTA(cfg, model)
-    (out,) = tta([{"image": _batch()[0]["image"], "height": 80, "width": 80}])
+    (out,) = tta([{"image": _batch()[0]["image"], "height": 64, "width": 64}])
     inst = out["instances"]
-    assert inst.image_size == (80, 80) and len(inst) > 0
+    assert inst.image_size == (64, 64) and len(inst) > 0
     assert set(inst.get_fields()) == {"pred_boxes", "scores", "pred_classes"}
     assert model.training  # the wrapper restores the wrapped model's mode
 
@@ -245,9 +245,10 @@ def test_config_registered_and_idempotent():
 
 def test_hooks_extend_without_copying():
     class _WithExtra(FaceRetinaNet):
-        def extra_losses(self, images, features, predictions, gt_instances, anchors, gt_labels, gt_boxes):
-            assert len(predictions) == 2 and len(anchors) == len(features) == 2
-            return {"loss_extra": sum(p.sum() for p in predictions[0]) * 0.0}
+        def extra_losses(self, ctx):
+            assert not ctx.outputs.extras and len(ctx.anchors) == len(ctx.features) == 2
+            assert len(ctx.gt_labels) == len(ctx.gt_instances) == len(ctx.images)
+            return {"loss_extra": sum(p.sum() for p in ctx.outputs.logits) * 0.0}
 
     model = _WithExtra(_cfg())
     model.train()

@@ -16,6 +16,7 @@ from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 from detectron2.structures import Boxes, Instances
 
 from facelib.config import get_face_cfg
+from facelib.modeling.dense_outputs import LossContext
 from tiny_model import ROOT as REPO, config_from_file, seeded_model
 from projects.FAN.fan import (
     FAN,
@@ -151,7 +152,7 @@ def test_model_attention_targets_respect_gt_ignore():
     model = _model()
     batch = _batch(with_ignore=True)
     images = model.preprocess_image(batch)
-    logits = model.head_outputs(model.forward_features(images))[2]
+    logits = model.head_outputs(model.forward_features(images))["attention"]
     gts = [b["instances"] for b in batch]
     t = model.attention_targets(images, logits, gts)
     assert [tuple(x.shape) for x in t] == [(2,) + tuple(z.shape[-2:]) for z in logits]
@@ -171,7 +172,8 @@ def test_attention_scales_features(mode):
     torch.nn.init.zeros_(head.attention.attention_logits.weight)
     torch.nn.init.constant_(head.attention.attention_logits.bias, 0.3)
     feats = [torch.randn(2, 64, n, n) for n in (16, 8, 4, 2, 1)]
-    logits, deltas, att = head(feats)
+    out = head(feats)
+    logits, deltas, att = out.logits, out.deltas, out["attention"]
     m = torch.sigmoid(torch.tensor(0.3))
     factor = torch.exp(m) if mode == "exp" else m
     exp_logits, exp_deltas = RetinaNetHead.forward(head, [f * factor for f in feats])
@@ -202,9 +204,12 @@ def test_losses_present_finite_and_eq1_normalisation():
     preds = model.head_outputs(feats)
     pred_logits, pred_deltas = model.transpose_predictions(preds)
     anchors = model.anchor_generator(feats)
-    gt_labels, gt_boxes = model.label_anchors(anchors, [b["instances"] for b in batch])
+    gts = [b["instances"] for b in batch]
+    gt_labels, gt_boxes = model.label_anchors(anchors, gts)
     labels = torch.stack(gt_labels)
-    out = model.losses(anchors, pred_logits, gt_labels, pred_deltas, gt_boxes)
+    ctx = LossContext(images=images, features=feats, outputs=preds, gt_instances=gts, anchors=anchors,
+                      pred_logits=pred_logits, pred_deltas=pred_deltas, gt_labels=gt_labels, gt_boxes=gt_boxes)
+    out = model.losses(ctx)
     cls_ref, reg_ref, start = 0.0, 0.0, 0
     for k, a in enumerate(anchors):
         lab = labels[:, start:start + len(a)]
@@ -221,7 +226,7 @@ def test_losses_present_finite_and_eq1_normalisation():
     assert float(out["loss_box_reg"]) == pytest.approx(reg_ref, rel=1e-4)
     # RetinaNet's normaliser: all levels' focal loss / all positives
     model.cls_loss_normalizer = "positives"
-    out_pos = model.losses(anchors, pred_logits, gt_labels, pred_deltas, gt_boxes)
+    out_pos = model.losses(ctx)
     assert float(out_pos["loss_cls"]) > float(out["loss_cls"])
 
 
@@ -231,7 +236,7 @@ def test_attention_off_is_plain_baseline():
     model.train()
     losses = model(_batch())
     assert set(losses) == {"loss_cls", "loss_box_reg"}
-    assert len(model.head_outputs(model.forward_features(model.preprocess_image(_batch())))) == 2
+    assert not model.head_outputs(model.forward_features(model.preprocess_image(_batch()))).extras
 
 
 def test_attention_off_with_retinanet_losses_equals_face_retinanet():

@@ -5,7 +5,8 @@ What FAN changes in the RetinaNet face detector, each through one FaceRetinaNet 
 * ``build_head``: :class:`FANHead` = detectron2's ``RetinaNetHead`` preceded by the anchor-level
   attention branch (Sec. 3.2.2, Fig. 6): the level-k feature is multiplied by exp(m_k) (or m_k,
   ``MODEL.FAN.ATTENTION_MODE``) before the class and box subnets; the head returns
-  ``[logits, deltas, attention_logits]`` (``[logits, deltas]`` with ``ATTENTION_ON`` False).
+  ``HeadOutputs(logits, deltas, extras={"attention": attention_logits})`` (no extras with
+  ``ATTENTION_ON`` False).
 * ``from_config``: the anchor setting of Table 1 (``MODEL.FAN.ANCHOR_SETTING``) is written into
   ``MODEL.ANCHOR_GENERATOR`` before the anchors / head are built.
 * ``losses``: Eq. 1 (Sec. 3.3)::
@@ -42,7 +43,9 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 
-from facelib.modeling.face_retinanet import FaceRetinaNet, _put_scalar
+from facelib.modeling.anchor_sets import level_sizes
+from facelib.modeling.dense_outputs import HeadOutputs, LossContext
+from facelib.modeling.face_retinanet import FaceRetinaNet
 
 from .anchors import apply_anchor_setting
 from .attention import (
@@ -63,8 +66,9 @@ logger = logging.getLogger(__name__)
 class FANHead(RetinaNetHead):
     """RetinaNet's class / box subnets on attention-weighted features (Fig. 6).
 
-    ``forward(features)`` -> ``[logits, deltas, attention_logits]`` (per-level lists), or
-    ``[logits, deltas]`` when built with ``attention_on=False`` (then it is ``RetinaNetHead``).
+    ``forward(features)`` -> :class:`HeadOutputs` with ``extras["attention"]`` (per-level
+    (N, 1, H, W) attention logits), or without extras when built with ``attention_on=False``
+    (then it is ``RetinaNetHead``).
     """
 
     @configurable
@@ -109,10 +113,11 @@ class FANHead(RetinaNetHead):
 
     def forward(self, features: List[Tensor]):
         if not self.attention_on:
-            return list(super().forward(features))
+            logits, deltas = super().forward(features)
+            return HeadOutputs(logits=logits, deltas=deltas)
         attention_logits = self.attention(features)
         logits, deltas = super().forward(apply_attention(features, attention_logits, self.attention_mode))
-        return [logits, deltas, attention_logits]
+        return HeadOutputs(logits=logits, deltas=deltas, extras={"attention": attention_logits})
 
 
 @META_ARCH_REGISTRY.register()
@@ -188,23 +193,20 @@ class FAN(FaceRetinaNet):
         return out
 
     # ------------------------------------------------------------------ Eq. 1
-    def losses(self, anchors, pred_logits, gt_labels, pred_anchor_deltas, gt_boxes):
+    def losses(self, ctx: LossContext):
         """Per-level focal and smooth-L1 losses normalised as Eq. 1 (module docstring); with
         ``cls_loss_normalizer == "retinanet"`` FaceRetinaNet's losses unchanged."""
         if self.cls_loss_normalizer == "retinanet":
-            return super().losses(anchors, pred_logits, gt_labels, pred_anchor_deltas, gt_boxes)
-        num_images = len(gt_labels)
-        gt_labels = torch.stack(gt_labels)  # (N, R)
-        valid_mask = gt_labels >= 0
-        pos_mask = valid_mask & (gt_labels != self.num_classes)
-        _put_scalar("num_pos_anchors", pos_mask.sum().item() / num_images)
-        _put_scalar("num_ignored_anchors", (~valid_mask).sum().item() / num_images)
+            return super().losses(ctx)
+        pred_logits, pred_anchor_deltas, gt_boxes = ctx.pred_logits, ctx.pred_deltas, ctx.gt_boxes
+        gt_labels = torch.stack(ctx.gt_labels)  # (N, R)
+        valid_mask, pos_mask = self.log_assignment(gt_labels)
 
         loss_cls = pred_logits[0].sum() * 0.0
         loss_box_reg = pred_anchor_deltas[0].sum() * 0.0
         start = 0
-        for k, anchors_k in enumerate(anchors):
-            sl = slice(start, start + len(anchors_k))
+        for k, (anchors_k, size_k) in enumerate(zip(ctx.anchors, level_sizes(ctx.anchors))):
+            sl = slice(start, start + size_k)
             start = sl.stop
             valid_k, pos_k = valid_mask[:, sl], pos_mask[:, sl]
             cls_k = self.classification_loss([pred_logits[k]], gt_labels[:, sl], valid_k)
@@ -224,14 +226,12 @@ class FAN(FaceRetinaNet):
             "loss_box_reg": self.loss_box_reg_weight * loss_box_reg,
         }
 
-    def extra_losses(
-        self, images, features, predictions, gt_instances, anchors, gt_labels, gt_boxes
-    ) -> Dict[str, Tensor]:
+    def extra_losses(self, ctx: LossContext) -> Dict[str, Tensor]:
         """``loss_attention`` = lambda2 * sum_k l_a(m_k, m_k*) (Sec. 3.2.2 / Eq. 1)."""
         if not self.attention_on:
             return {}
-        logits = predictions[2]
-        targets = self.attention_targets(images, logits, gt_instances)
+        logits = ctx.outputs["attention"]
+        targets = self.attention_targets(ctx.images, logits, ctx.gt_instances)
         return {"loss_attention": self.loss_weight_attention * attention_loss(logits, targets)}
 
     @torch.no_grad()
