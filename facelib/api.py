@@ -140,7 +140,7 @@ def _to_model_format(bgr: np.ndarray, fmt: str) -> np.ndarray:
 def _load_cfg(config, opts: Optional[Sequence[str]] = None):
     from detectron2.config import CfgNode
 
-    from facelib.config import get_face_cfg
+    from facelib.config import finalize_face_cfg, get_face_cfg
 
     if isinstance(config, CfgNode):
         cfg = config.clone()
@@ -155,7 +155,7 @@ def _load_cfg(config, opts: Optional[Sequence[str]] = None):
     cfg.defrost()
     if opts:
         cfg.merge_from_list(list(opts))
-    return cfg
+    return finalize_face_cfg(cfg)
 
 
 def build_test_resize(cfg) -> List:

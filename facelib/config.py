@@ -17,6 +17,27 @@ def register_config_extension(fn):
     return fn
 
 
+_CONFIG_FINALIZERS = []
+
+
+def register_config_finalizer(fn):
+    """Register ``fn(cfg)``, run by :func:`finalize_face_cfg` on a run's merged, still mutable
+    config: a plugin writes there the effective values it derives from its own keys (FAN's
+    ``ANCHOR_SETTING`` -> ``MODEL.ANCHOR_GENERATOR``), so the dumped ``config.yaml`` shows what the
+    model is built with. Registering twice is a no-op; returns ``fn``."""
+    if fn not in _CONFIG_FINALIZERS:
+        _CONFIG_FINALIZERS.append(fn)
+    return fn
+
+
+def finalize_face_cfg(cfg):
+    """Run every registered finalizer on ``cfg`` (in place, ``cfg`` not frozen); returns ``cfg``.
+    Called by ``setup_face_cfg`` (the tools) and ``FaceDetector`` after the YAML / opts merge."""
+    for fn in _CONFIG_FINALIZERS:
+        fn(cfg)
+    return cfg
+
+
 class ConfigDefaults:
     """Attribute writes that create only the missing keys of a ``CfgNode``, so ``add_*_config``
     functions are idempotent and never overwrite what a YAML, another extension or a project
@@ -41,18 +62,16 @@ def config_defaults(parent, key=None):
 
 
 def get_face_cfg():
-    """detectron2's default config + facelib's keys + every registered project's keys.
+    """detectron2's default config + facelib's keys + every installed plugin's keys.
 
-    Imports ``facelib.modeling`` (backbones, heads) and ``projects`` (every method package) first, so
-    any facelib YAML config merges into the result.
+    Imports ``facelib.modeling`` (backbones, heads) and every installed method plugin
+    (:func:`facelib.plugins.load_plugins`, entry points ``facelib.projects``) first, so any facelib
+    YAML config merges into the result, whatever the working directory.
     """
     import facelib.modeling  # noqa: F401  (registers backbones / meta-archs and their config keys)
+    from facelib.plugins import load_plugins
 
-    try:
-        import projects  # noqa: F401  (each project registers its add_<project>_config)
-    except ImportError as e:  # only a missing top-level package is tolerated
-        if e.name != "projects":
-            raise
+    load_plugins()
     cfg = get_cfg()
     add_facelib_config(cfg)
     for fn in _CONFIG_EXTENSIONS:
@@ -60,9 +79,34 @@ def get_face_cfg():
     return cfg
 
 
+def merge_missing(dst, src):
+    """Copy into ``dst`` (in place) every key of ``src`` that ``dst`` lacks, recursively; keys
+    ``dst`` has keep their values. Returns ``dst``."""
+    for key, value in src.items():
+        if key not in dst:
+            dst[key] = value.clone() if isinstance(value, CN) else value
+        elif isinstance(value, CN) and isinstance(dst[key], CN):
+            merge_missing(dst[key], value)
+    return dst
+
+
 def add_facelib_config(cfg):
-    """Add the ``INPUT.FACE_AUG``, ``DATASETS.FACELIB``, ``TRAINER`` and ``TEST.WIDER`` keys to ``cfg`` in place."""
-    _C = cfg
+    """Add the ``INPUT.FACE_AUG``, ``DATASETS.FACELIB``, ``TRAINER``, ``TEST.WIDER`` /
+    ``OCCLUSION_SEG`` keys to ``cfg`` in place; return ``cfg``.
+
+    Idempotent: keys already present keep their values. facelib's default for detectron2's own
+    ``TEST.DETECTIONS_PER_IMAGE`` (750) is written only when the facelib keys are first added."""
+    first = "FACE_AUG" not in cfg.INPUT
+    defaults = get_cfg()
+    _write_facelib_defaults(defaults)
+    merge_missing(cfg, defaults)
+    if first:
+        cfg.TEST.DETECTIONS_PER_IMAGE = defaults.TEST.DETECTIONS_PER_IMAGE
+    return cfg
+
+
+def _write_facelib_defaults(_C):
+    """Every facelib default, written once, into a fresh detectron2 config ``_C``."""
 
     # ---------------------------------------------------------------- data augmentation
     _C.INPUT.FACE_AUG = CN()

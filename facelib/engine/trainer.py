@@ -12,7 +12,7 @@ from detectron2.utils.events import get_event_storage
 from detectron2.utils.logger import setup_logger
 from detectron2.utils.registry import Registry
 
-from facelib.config import get_face_cfg
+from facelib.config import finalize_face_cfg, get_face_cfg
 from facelib.data import register_all_facelib_datasets
 from facelib.data.mapper import FaceDatasetMapper
 from facelib.engine.checkpoint import FaceCheckpointer
@@ -69,14 +69,14 @@ def setup_face_cfg(args):
     cfg = get_face_cfg()
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
+    finalize_face_cfg(cfg)
     _fall_back_to_cpu(cfg)
     cfg.freeze()
     register_all_facelib_datasets(cfg.DATASETS.FACELIB.ROOT or None)
     default_setup(cfg, args)
-    # default_setup logs "detectron2" and "fvcore"; facelib's and the projects' modules log under
-    # their package names: same console and OUTPUT_DIR/log.txt
-    for name in ("facelib", "projects"):
-        setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name=name, abbrev_name=name)
+    # default_setup logs "detectron2" and "fvcore"; facelib's modules and its plugins
+    # (facelib.projects.*) log under "facelib": same console and OUTPUT_DIR/log.txt
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="facelib", abbrev_name="facelib")
     return cfg
 
 
@@ -154,5 +154,5 @@ def get_trainer_class(cfg):
         raise KeyError(
             f"TRAINER.NAME {name!r} is not a registered trainer; registered: "
             f"{sorted(k for k, _ in TRAINER_REGISTRY)} (a project's trainer is registered when "
-            "its package is imported: get_face_cfg() imports every project)"
+            "its plugin is installed: get_face_cfg() imports every facelib.projects entry point)"
         ) from None

@@ -8,27 +8,13 @@ __all__ = ["build_face_evaluator", "KNOWN_EVALUATOR_TYPES"]
 KNOWN_EVALUATOR_TYPES = ("wider_face", "sfs", "mafa", "facemask", "fddb", "afw", "pascal_face")
 
 
-def _cfg_get(cfg, path, default):
-    node = cfg
-    for key in path.split("."):
-        if node is None:
-            return default
-        try:
-            node = node[key] if isinstance(node, dict) else getattr(node, key)
-        except (AttributeError, KeyError):
-            return default
-    return node
-
-
 def _build_one(evaluator_type, cfg, dataset_name, output_dir):
     if evaluator_type in ("wider_face", "sfs"):
         # SFS images carry faces without WIDER's easy/medium/hard lists: the WIDER protocol with
         # settings derived from the dataset dicts (see WiderFaceEvaluator).
         from .wider_face import WiderFaceEvaluator
 
-        if _cfg_get(cfg, "TEST.WIDER", None) is not None:
-            return WiderFaceEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
-        return WiderFaceEvaluator(dataset_name, output_dir=output_dir)
+        return WiderFaceEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
     if evaluator_type == "mafa":
         from .mafa import MAFAEvaluator
 
@@ -78,7 +64,7 @@ def build_face_evaluator(cfg, dataset_name, output_dir=None):
             f"known types: {', '.join(KNOWN_EVALUATOR_TYPES)}"
         )
     evaluators = [_build_one(t, cfg, dataset_name, output_dir) for t in types]
-    if _cfg_get(cfg, "TEST.OCCLUSION_SEG.ENABLED", False) and (
+    if cfg.TEST.OCCLUSION_SEG.ENABLED and (
             meta.get("occlusion_masks", False) or "sfs" in types):
         from .occlusion_segmentation import OcclusionSegmentationEvaluator
 

@@ -198,21 +198,21 @@ class FaceAnchorGenerator(DefaultAnchorGenerator):
     def from_config(cls, cfg, input_shape: List[ShapeSpec]):
         ag = cfg.MODEL.ANCHOR_GENERATOR
         strides = [x.stride for x in input_shape]
-        octave_base = float(ag.get("OCTAVE_BASE", 0.0))
+        octave_base = float(ag.OCTAVE_BASE)
         if octave_base > 0:
-            num_scales = int(ag.get("NUM_SCALES", 0)) or None
+            num_scales = int(ag.NUM_SCALES) or None
             sizes = anchor_sizes_from_strides(
-                strides, octave_base, int(ag.get("SCALES_PER_OCTAVE", 1)), num_scales
+                strides, octave_base, int(ag.SCALES_PER_OCTAVE), num_scales
             )
         else:
             sizes = ag.SIZES
-        offsets = list(ag.get("OFFSETS", []))
+        offsets = list(ag.OFFSETS)
         return {
             "sizes": sizes,
             "aspect_ratios": ag.ASPECT_RATIOS,
             "strides": strides,
             "offset": offsets if len(offsets) else ag.OFFSET,
-            "ratio_mode": ag.get("RATIO_MODE", "area"),
+            "ratio_mode": ag.RATIO_MODE,
         }
 
     def generate_cell_anchors(self, sizes=(32, 64, 128, 256, 512), aspect_ratios=(0.5, 1, 2)):

@@ -49,11 +49,12 @@ def add_face_retinanet_config(cfg):
     """Add ``MODEL.FACE_RETINANET`` and the anchor keys to ``cfg`` in place; return ``cfg``.
 
     Registered with :func:`facelib.config.register_config_extension`, so ``get_face_cfg()``
-    applies it. Keys it adds are left untouched when already present (idempotent); it sets
-    detectron2's MODEL.RETINANET.NUM_CLASSES to 1 (one class, "face")."""
+    applies it. Keys it adds are left untouched when already present (idempotent); when it first
+    adds them it sets detectron2's MODEL.RETINANET.NUM_CLASSES to 1 (one class, "face")."""
     add_face_anchor_config(cfg)
-    # facelib has one class, "face" (docs/data_format.md); detectron2's default is COCO's 80.
-    cfg.MODEL.RETINANET.NUM_CLASSES = 1
+    if "FACE_RETINANET" not in cfg.MODEL:  # first application only (idempotent)
+        # facelib has one class, "face" (docs/data_format.md); detectron2's default is COCO's 80.
+        cfg.MODEL.RETINANET.NUM_CLASSES = 1
 
     _C = config_defaults(cfg.MODEL, "FACE_RETINANET")
     # Handling of faces with instances.gt_ignore = True (WIDER "invalid", MAFA face_type 3, ...;

@@ -267,9 +267,9 @@ class FaceDetectorWithTTA(nn.Module):
             "merge": t.MERGE,
             "nms_thresh": t.NMS_THRESH,
             "vote_thresh": t.VOTE_THRESH,
-            "vote_drop_singletons": t.get("VOTE_DROP_SINGLETONS", True),
+            "vote_drop_singletons": t.VOTE_DROP_SINGLETONS,
             "max_detections_per_image": cfg.TEST.DETECTIONS_PER_IMAGE,
-            "batch_size": t.get("BATCH_SIZE", 1),
+            "batch_size": t.BATCH_SIZE,
         }
 
     # -- augmentation

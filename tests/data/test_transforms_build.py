@@ -162,3 +162,31 @@ def test_pipelines_keep_boxes_inside_after_every_step(names):
             # FaceAugInput clips: exactly inside
             _check(inp.boxes, inp.sem_seg, inp.image, 0.0, f"{names} {aug} seed {seed}", min_iou=0.6)
             assert inp.image.dtype == np.uint8
+
+
+def test_projects_extend_the_augmentation_registry():
+    from detectron2.data import transforms as T
+
+    from facelib.data.transforms import AugmentationRegistry
+
+    reg = AugmentationRegistry("augmentation")
+    reg.register("a", lambda cfg: T.NoOpTransform())
+
+    @reg.register("b")
+    def _b(cfg):
+        return T.RandomFlip(prob=1.0)
+
+    assert reg.names() == ["a", "b"] and "b" in reg and reg.get("b") is _b
+    with pytest.raises(KeyError, match="already registered"):
+        reg.register("a", lambda cfg: None)
+    with pytest.raises(ValueError, match="Unknown augmentation 'c'; known names: a, b"):
+        reg.get("c")
+    # the shared registry: a new name becomes usable in INPUT.FACE_AUG.TRAIN
+    name = "test_only_flip_always"
+    if name not in TRAIN_AUGMENTATIONS:
+        TRAIN_AUGMENTATIONS.register(name, lambda cfg: T.RandomFlip(prob=1.0))
+    cfg = get_cfg()
+    add_facelib_config(cfg)
+    cfg.INPUT.FACE_AUG.TRAIN = [name]
+    (aug,) = build_face_augmentation(cfg, is_train=True)
+    assert isinstance(aug, T.RandomFlip) and aug.prob == 1.0

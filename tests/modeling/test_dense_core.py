@@ -159,3 +159,21 @@ def test_batched_inference_equals_one_by_one():
         assert ia.image_size == ib.image_size and len(ia) == len(ib) > 0
         torch.testing.assert_close(ia.pred_boxes.tensor, ib.pred_boxes.tensor, atol=1e-4, rtol=0)
         torch.testing.assert_close(ia.scores, ib.scores, atol=1e-5, rtol=0)
+
+
+def test_box_rasterizer_rules_by_hand():
+    from facelib.modeling.box_rasterizer import rasterize_boxes
+
+    # stride 8, 4x5 grid; box x 6..17, y 0..9: touches columns 0, 1, 2 (floor(6/8) = 0, ceil(17/8) = 3)
+    # and rows 0, 1; the cell centres 4, 12, 20 (x) and 4, 12 (y): centres inside are x 12, y 4
+    box = torch.tensor([[6.0, 0.0, 17.0, 9.0]])
+    touch = rasterize_boxes(box, (4, 5), 8, "touch")
+    assert touch.nonzero().tolist() == [[r, c] for r in (0, 1) for c in (0, 1, 2)]
+    center = rasterize_boxes(box, (4, 5), 8, "center")
+    assert center.nonzero().tolist() == [[0, 1]]
+    # a box on a centre is inside (closed); boxes outside the grid are clipped; no boxes -> empty
+    assert rasterize_boxes(torch.tensor([[12.0, 4.0, 12.0, 4.0]]), (4, 5), 8, "center").nonzero().tolist() == [[0, 1]]
+    assert rasterize_boxes(torch.tensor([[-20.0, 30.0, 100.0, 90.0]]), (4, 5), 8).sum() == 5
+    assert rasterize_boxes(torch.zeros(0, 4), (4, 5), 8).sum() == 0
+    with pytest.raises(ValueError, match="rule"):
+        rasterize_boxes(box, (4, 5), 8, "area")

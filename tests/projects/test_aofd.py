@@ -16,7 +16,7 @@ from detectron2.utils.events import EventStorage
 
 from facelib.config import get_face_cfg
 from tiny_model import ROOT as REPO, config_from_file, seeded_model
-from projects.AOFD.aofd import (
+from facelib.projects.aofd import (
     AOFD,
     AOFDROIHeads,
     MaskGenerator,

@@ -12,8 +12,8 @@ from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import EventStorage
 
 from tiny_model import config_from_file, seeded_model
-from projects.AOFD.aofd import AOFDTrainer, build_schedule, resolve_datasets
-from projects.AOFD.aofd.ohem import per_roi_losses, select_hard_rois
+from facelib.projects.aofd import AOFDTrainer, build_schedule, resolve_datasets
+from facelib.projects.aofd.ohem import per_roi_losses, select_hard_rois
 
 TINY = os.path.join("configs", "aofd_tiny_cpu.yaml")
 

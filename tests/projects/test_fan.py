@@ -18,7 +18,7 @@ from detectron2.structures import Boxes, Instances
 from facelib.config import get_face_cfg
 from facelib.modeling.dense_outputs import LossContext
 from tiny_model import ROOT as REPO, config_from_file, seeded_model
-from projects.FAN.fan import (
+from facelib.projects.fan import (
     FAN,
     anchor_setting,
     apply_anchor_setting,

@@ -6,7 +6,7 @@ one box per face); :class:`facelib.data.mapper.FaceDatasetMapper` removes and co
 occlusion mask goes in ``sem_seg`` and follows every geometric transform (nearest-neighbour
 resize, 0-padding). See :mod:`facelib.data.transforms.crop`.
 """
-from .build import TEST_AUGMENTATIONS, TRAIN_AUGMENTATIONS, build_face_augmentation
+from .build import TEST_AUGMENTATIONS, TRAIN_AUGMENTATIONS, AugmentationRegistry, build_face_augmentation
 from .crop import FaceAugInput, FaceCropTransform, clip_boxes, valid_face_mask
 from .data_anchor_sampling import DataAnchorSampling, ScaleAndCropAroundFace, scale_and_crop_transform
 from .expand import ExpandTransform, RandomExpand
@@ -18,6 +18,7 @@ from .two_patch_crop import TwoPatchSquareCrop
 
 __all__ = [
     "build_face_augmentation",
+    "AugmentationRegistry",
     "TRAIN_AUGMENTATIONS",
     "TEST_AUGMENTATIONS",
     "FaceAugInput",

@@ -17,10 +17,13 @@ Known training names (see each module for the paper and the details):
 ``resize_shortest_edge`` detectron2 ``ResizeShortestEdge`` with ``INPUT.MIN_SIZE_TRAIN`` etc.
 =====================  ==============================================================
 
+Both lists are :class:`AugmentationRegistry` objects (``TRAIN_AUGMENTATIONS``,
+``TEST_AUGMENTATIONS``) that method packages extend with ``register(name)``.
+
 The mean fill of expand / DAS / SSE is ``MODEL.PIXEL_MEAN`` (given in ``INPUT.FORMAT`` order, the
 order of the images the mapper reads).
 """
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 from detectron2.data import transforms as T
 
@@ -73,7 +76,7 @@ def _das(cfg):
         crop_size=c.CROP_SIZE,
         prob=c.PROB,
         fill=_fill(cfg),
-        scale_sampling=c.get("SCALE_SAMPLING", "uniform"),
+        scale_sampling=c.SCALE_SAMPLING,
     )
 
 
@@ -106,43 +109,70 @@ def _resize_shortest_edge_train(cfg):
     )
 
 
-TRAIN_AUGMENTATIONS: Dict[str, Callable] = {
-    "photometric": _photometric,
-    "expand": _expand,
-    "random_square_crop": _square_crop,
-    "two_patch_crop": _two_patch,
-    "data_anchor_sampling": _das,
-    "sse": _sse,
-    "flip": _flip,
-    "resize_square": _resize_square,
-    "resize_shortest_edge": _resize_shortest_edge_train,
-}
+class AugmentationRegistry:
+    """Name -> ``builder(cfg)`` of the augmentations ``INPUT.FACE_AUG`` may name. facelib registers
+    its own below; a method package adds its own at import::
 
-TEST_AUGMENTATIONS: Dict[str, Callable] = {
-    "resize_shortest_edge": lambda cfg: [
-        T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, "choice")
-    ],
-    "resize_square": lambda cfg: [ResizeSquare(cfg.INPUT.FACE_AUG.RESIZE_SQUARE.SIZE)],
-    "none": lambda cfg: [],
-}
+        @TRAIN_AUGMENTATIONS.register("my_crop")
+        def _my_crop(cfg):
+            return MyCrop(cfg.INPUT.FACE_AUG.MY_CROP.SIZE)
+
+    A name registered twice is an error (never silently replaced)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._builders: Dict[str, Callable] = {}
+
+    def register(self, name: str, builder: Optional[Callable] = None):
+        """Register ``builder`` under ``name``; without ``builder``, a decorator."""
+        if builder is None:
+            return lambda fn: self.register(name, fn)
+        if name in self._builders:
+            raise KeyError(f"{self.kind} {name!r} is already registered ({self._builders[name]!r})")
+        self._builders[name] = builder
+        return builder
+
+    def get(self, name: str) -> Callable:
+        if name not in self._builders:
+            raise ValueError(f"Unknown {self.kind} {name!r}; known names: {', '.join(self._builders)}")
+        return self._builders[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._builders
+
+    def __iter__(self):
+        return iter(self._builders)
+
+    def names(self) -> List[str]:
+        return list(self._builders)
+
+
+TRAIN_AUGMENTATIONS = AugmentationRegistry("augmentation in INPUT.FACE_AUG.TRAIN")
+TEST_AUGMENTATIONS = AugmentationRegistry("test resize in INPUT.FACE_AUG.TEST")
+
+for _name, _builder in (
+    ("photometric", _photometric),
+    ("expand", _expand),
+    ("random_square_crop", _square_crop),
+    ("two_patch_crop", _two_patch),
+    ("data_anchor_sampling", _das),
+    ("sse", _sse),
+    ("flip", _flip),
+    ("resize_square", _resize_square),
+    ("resize_shortest_edge", _resize_shortest_edge_train),
+):
+    TRAIN_AUGMENTATIONS.register(_name, _builder)
+
+TEST_AUGMENTATIONS.register(
+    "resize_shortest_edge",
+    lambda cfg: [T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, "choice")],
+)
+TEST_AUGMENTATIONS.register("resize_square", lambda cfg: [ResizeSquare(cfg.INPUT.FACE_AUG.RESIZE_SQUARE.SIZE)])
+TEST_AUGMENTATIONS.register("none", lambda cfg: [])
 
 
 def build_face_augmentation(cfg, is_train: bool) -> List[T.Augmentation]:
     """The augmentations of ``INPUT.FACE_AUG`` (see the module docstring)."""
     if is_train:
-        augs = []
-        for name in cfg.INPUT.FACE_AUG.TRAIN:
-            if name not in TRAIN_AUGMENTATIONS:
-                raise ValueError(
-                    f"Unknown augmentation {name!r} in INPUT.FACE_AUG.TRAIN; known names: "
-                    f"{', '.join(TRAIN_AUGMENTATIONS)}"
-                )
-            augs.append(TRAIN_AUGMENTATIONS[name](cfg))
-        return augs
-    name = cfg.INPUT.FACE_AUG.TEST
-    if name not in TEST_AUGMENTATIONS:
-        raise ValueError(
-            f"Unknown test resize {name!r} in INPUT.FACE_AUG.TEST; known names: "
-            f"{', '.join(TEST_AUGMENTATIONS)}"
-        )
-    return TEST_AUGMENTATIONS[name](cfg)
+        return [TRAIN_AUGMENTATIONS.get(name)(cfg) for name in cfg.INPUT.FACE_AUG.TRAIN]
+    return TEST_AUGMENTATIONS.get(cfg.INPUT.FACE_AUG.TEST)(cfg)

@@ -1,4 +1,4 @@
-"""``MODEL.AOFD.*``: the config keys of :class:`projects.AOFD.aofd.AOFD` (``add_aofd_config(cfg)``).
+"""``MODEL.AOFD.*``: the config keys of :class:`facelib.projects.aofd.AOFD` (``add_aofd_config(cfg)``).
 
 Registered with :func:`facelib.config.register_config_extension` on import, so ``get_face_cfg()``
 (which imports the top-level ``projects`` package) has them. Each key names the part of the paper

@@ -34,6 +34,8 @@ from torchvision.ops import roi_align
 
 from detectron2.layers import Conv2d
 
+from facelib.modeling.box_rasterizer import rasterize_boxes
+
 __all__ = ["OcclusionSegHead", "enlarge_boxes", "occlusion_seg_targets", "occlusion_seg_loss",
            "crop_occlusion_masks"]
 
@@ -88,8 +90,6 @@ def occlusion_seg_targets(occlusion_masks: Sequence[Optional[torch.Tensor]],
     """
     hf, wf = feature_size
     targets, valid = [], []
-    ys = (torch.arange(hf, dtype=torch.float32) + 0.5) * stride
-    xs = (torch.arange(wf, dtype=torch.float32) + 0.5) * stride
     for i, (mask, b) in enumerate(zip(occlusion_masks, boxes)):
         device = b.device
         if mask is None:
@@ -100,14 +100,9 @@ def occlusion_seg_targets(occlusion_masks: Sequence[Optional[torch.Tensor]],
         m = F.pad(m, (0, wf * stride - m.shape[1], 0, hf * stride - m.shape[0]))
         frac = F.avg_pool2d(m[None, None], kernel_size=stride, stride=stride)[0, 0]
         targets.append((frac >= 0.5).to(torch.int64).to(device))
-        v = torch.zeros(hf, wf, dtype=torch.bool)
-        if len(b):
-            eb = enlarge_boxes(b.detach().float().cpu(), enlarge,
-                               image_sizes[i] if image_sizes is not None else None)
-            inx = (xs[None, :] >= eb[:, 0:1]) & (xs[None, :] <= eb[:, 2:3])  # (N, wf)
-            iny = (ys[None, :] >= eb[:, 1:2]) & (ys[None, :] <= eb[:, 3:4])  # (N, hf)
-            v = (iny[:, :, None] & inx[:, None, :]).any(dim=0)
-        valid.append(v.to(device))
+        eb = enlarge_boxes(b.detach().float().cpu(), enlarge,
+                           image_sizes[i] if image_sizes is not None else None) if len(b) else b.cpu()
+        valid.append(rasterize_boxes(eb, (hf, wf), stride, "center").to(device))
     return torch.stack(targets), torch.stack(valid)
 
 

@@ -40,6 +40,8 @@ from torch.nn import functional as F
 
 from detectron2.layers import CycleBatchNormList, get_norm
 
+from facelib.modeling.box_rasterizer import rasterize_boxes
+
 __all__ = [
     "AttentionBranch",
     "apply_attention",
@@ -117,20 +119,6 @@ def assign_levels(boxes: Tensor, level_size_ranges: Sequence[Tuple[float, float]
     return (scale[:, None] >= lo[None]) & (scale[:, None] < hi[None]) & valid[:, None]
 
 
-def _fill(target: Tensor, boxes: Tensor, stride: float, value: float, only_where: Optional[float] = None):
-    h, w = target.shape
-    for x1, y1, x2, y2 in boxes.tolist():
-        c0, r0 = max(int(math.floor(x1 / stride)), 0), max(int(math.floor(y1 / stride)), 0)
-        c1, r1 = min(int(math.ceil(x2 / stride)), w), min(int(math.ceil(y2 / stride)), h)
-        if c1 <= c0 or r1 <= r0:
-            continue
-        if only_where is None:
-            target[r0:r1, c0:c1] = value
-        else:
-            region = target[r0:r1, c0:c1]
-            region[region == only_where] = value
-
-
 def attention_targets(
     gt_boxes_per_image,
     image_size: Tuple[int, int],
@@ -164,9 +152,10 @@ def attention_targets(
     targets = []
     for k, (stride, (h, w)) in enumerate(zip(level_strides, map_sizes)):
         t = torch.zeros((int(h), int(w)), dtype=torch.float32)
-        _fill(t, boxes[assigned[:, k]], float(stride), 1.0)
+        t[rasterize_boxes(boxes[assigned[:, k]], (h, w), stride, "touch")] = 1.0
         if ignore_boxes is not None:
-            _fill(t, ign[ign_assigned[:, k]], float(stride), -1.0, only_where=0.0)
+            ignored = rasterize_boxes(ign[ign_assigned[:, k]], (h, w), stride, "touch")
+            t[ignored & (t == 0)] = -1.0
         targets.append(t)
     return targets
 

@@ -1,4 +1,4 @@
-"""``MODEL.FAN.*``: the config keys of :class:`projects.FAN.fan.FAN` (``add_fan_config(cfg)``).
+"""``MODEL.FAN.*``: the config keys of :class:`facelib.projects.fan.FAN` (``add_fan_config(cfg)``).
 
 Registered with :func:`facelib.config.register_config_extension` on import, so ``get_face_cfg()``
 (which imports the top-level ``projects`` package) has them. Every key names the section of the
@@ -7,7 +7,7 @@ RetinaNet baseline stay where FaceRetinaNet reads them (``MODEL.RETINANET.*`` Io
 0.4, focal loss 0.25 / 2, ``MODEL.FACE_RETINANET.*``; see facelib/modeling/retinanet_config.py).
 """
 
-from facelib.config import config_defaults, register_config_extension
+from facelib.config import config_defaults, register_config_extension, register_config_finalizer
 
 __all__ = ["add_fan_config", "ATTENTION_MODES", "CLS_LOSS_NORMALIZERS"]
 
@@ -46,7 +46,9 @@ def add_fan_config(cfg):
     # the anchor scale nearest to its own in log space, i.e. ranges split at the geometric mean of
     # adjacent levels' extreme anchor scales, the lowest level open below, the top open above.
     node.ATTENTION_SIZE_RANGES = []
-    # Anchor setting of Table 1 (Sec. 3.2.1), applied to MODEL.ANCHOR_GENERATOR at build time:
+    # Anchor setting of Table 1 (Sec. 3.2.1), written into MODEL.ANCHOR_GENERATOR.SIZES /
+    # ASPECT_RATIOS when a run's config is set up (so its dumped config.yaml shows the anchors used;
+    # ``apply_fan_anchor_setting``) and again, to the same values, when the model is built:
     # "retinanet" (32..512, 3 scales x {0.5, 1, 2}, A = 9), "fan" (areas 16^2..406^2, scale step
     # 2^(1/3), ratios {1, 1.5}, A = 6; the paper's choice), "dense" (areas 8^2..645^2, 4 scales x
     # {1, 1.5}, A = 8); "" = keep MODEL.ANCHOR_GENERATOR as configured. See projects/FAN/fan/anchors.py.
@@ -68,3 +70,16 @@ def add_fan_config(cfg):
     # exactly the FaceRetinaNet baseline, so a comparison isolates the attention branch (Table 4).
     node.CLS_LOSS_NORMALIZER = "anchors"
     return cfg
+
+
+def apply_fan_anchor_setting(cfg):
+    """Config finalizer: for a FAN model with ``MODEL.FAN.ANCHOR_SETTING``, write the setting's
+    anchors into ``MODEL.ANCHOR_GENERATOR`` (Table 1), the values the model is built with."""
+    from .anchors import apply_anchor_setting
+
+    if cfg.MODEL.META_ARCHITECTURE == "FAN" and cfg.MODEL.FAN.ANCHOR_SETTING:
+        apply_anchor_setting(cfg, cfg.MODEL.FAN.ANCHOR_SETTING)
+    return cfg
+
+
+register_config_finalizer(apply_fan_anchor_setting)
