@@ -7,6 +7,8 @@ from . import d2compat as _d2compat
 
 USING_D2_STANDIN = _d2compat.install()
 
+from . import model_zoo as _model_zoo  # noqa: E402,F401  (facelib-zoo:// checkpoint names)
+
 __version__ = "0.1.0"
 
 

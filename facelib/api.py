@@ -141,7 +141,9 @@ def _load_cfg(config, opts: Optional[Sequence[str]] = None):
     from detectron2.config import CfgNode
 
     from facelib.config import finalize_face_cfg, get_face_cfg
+    from facelib.plugins import load_plugins
 
+    load_plugins()  # a CfgNode built elsewhere may name a plugin's meta-architecture
     if isinstance(config, CfgNode):
         cfg = config.clone()
     elif isinstance(config, (str, os.PathLike)):

@@ -38,22 +38,28 @@ def register():
      ("afw", FaceEvalAPEvaluator), ("pascal_face", FaceEvalAPEvaluator)],
 )
 def test_single_types(register, etype, cls, tmp_path):
-    ev = build_face_evaluator(get_cfg(), register(etype), output_dir=str(tmp_path))
+    ev = build_face_evaluator(_face_cfg(), register(etype), output_dir=str(tmp_path))
     assert type(ev) is cls
     if etype in ("afw", "pascal_face"):
         assert ev._task == etype
+
+
+def _face_cfg():
+    """detectron2's defaults + facelib's keys (the evaluators read TEST.WIDER / OCCLUSION_SEG)."""
+    from facelib.config import add_facelib_config
+
+    return add_facelib_config(get_cfg())
 
 
 def test_wider_face_and_sfs_take_the_test_wider_keys(register):
     from facelib.config import add_facelib_config
     from facelib.evaluation.wider_face import WiderFaceEvaluator
 
-    cfg = get_cfg()
+    cfg = add_facelib_config(get_cfg())
     for evaluator_type in ("wider_face", "sfs"):
         name = register(evaluator_type)
-        ev = build_face_evaluator(cfg, name, "out")  # no TEST.WIDER keys: the defaults
+        ev = build_face_evaluator(cfg, name, "out")  # the TEST.WIDER defaults
         assert isinstance(ev, WiderFaceEvaluator) and ev._iou_mode == "official"
-    add_facelib_config(cfg)
     cfg.TEST.WIDER.IOU_MODE = "float"
     cfg.TEST.WIDER.NUM_THRESHOLDS = 200
     ev = build_face_evaluator(cfg, register("wider_face"))
@@ -61,22 +67,22 @@ def test_wider_face_and_sfs_take_the_test_wider_keys(register):
 
 
 def test_list_of_types(register):
-    ev = build_face_evaluator(get_cfg(), register(["mafa", "facemask"]))
+    ev = build_face_evaluator(_face_cfg(), register(["mafa", "facemask"]))
     assert isinstance(ev, DatasetEvaluators)
     assert [type(e) for e in ev._evaluators] == [MAFAEvaluator, FaceMaskEvaluator]
-    single = build_face_evaluator(get_cfg(), register(["fddb"]))
+    single = build_face_evaluator(_face_cfg(), register(["fddb"]))
     assert type(single) is FDDBEvaluator
 
 
 def test_unknown_and_missing_types(register):
     name = register("coco")
     with pytest.raises(ValueError) as e:
-        build_face_evaluator(get_cfg(), name)
+        build_face_evaluator(_face_cfg(), name)
     assert name in str(e.value) and "coco" in str(e.value)
     for t in KNOWN_EVALUATOR_TYPES:
         assert t in str(e.value)
     missing = register(None)
     with pytest.raises(ValueError, match=missing):
-        build_face_evaluator(get_cfg(), missing)
+        build_face_evaluator(_face_cfg(), missing)
     with pytest.raises(ValueError, match="segm"):
-        build_face_evaluator(get_cfg(), register(["mafa", "segm"]))
+        build_face_evaluator(_face_cfg(), register(["mafa", "segm"]))
