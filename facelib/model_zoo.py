@@ -1,7 +1,7 @@
 """Trained facelib checkpoints kept in the repository's ``model_zoo/`` folder, loadable by name.
 
-    MODEL.WEIGHTS facelib-zoo://mnet025_facemask           (any detectron2 checkpointer)
-    get_checkpoint_path("mnet025_facemask")               (a local path)
+    MODEL.WEIGHTS facelib-zoo://retinaface_mnet025_facemask_1000it           (any detectron2 checkpointer)
+    get_checkpoint_path("retinaface_mnet025_facemask_1000it")               (a local path)
 
 Each entry names its file, its sha256 (checked on every resolution: a changed or truncated file
 is an error, not a silently different model) and the config it was trained with;
@@ -24,9 +24,9 @@ PREFIX = "facelib-zoo://"
 
 # name -> {"file", "sha256", "config"}
 MODELS: Dict[str, Dict[str, str]] = {
-    "mnet025_facemask": {
-        "file": "retinaface_mnet025_facemask_3000.pth",
-        "sha256": "",
+    "retinaface_mnet025_facemask_1000it": {
+        "file": "retinaface_mnet025_facemask_1000.pth",
+        "sha256": "cfdcbe099d02b331b12b80859b10d06d072173d3d8b740f1e34b9c31cfd01573",
         "config": "configs/retinaface_mnet025_facemask.yaml",
     },
 }

@@ -3,6 +3,7 @@
 same from any working directory and from a non-editable install (subprocesses)."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -53,10 +54,16 @@ def test_config_same_from_any_working_directory(tmp_path, from_repo):
 
 
 def test_non_editable_install(tmp_path, from_repo):
+    # build from a copy of the sources, so the checkout gets no build/ folder
+    src = tmp_path / "src"
+    for part in ("facelib", "projects"):
+        shutil.copytree(os.path.join(ROOT, part), src / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(ROOT, part), src / part)
     target = tmp_path / "site"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), ROOT],
+         "--target", str(target), str(src)],
         capture_output=True, text=True,
     )
     assert build.returncode == 0, build.stderr[-3000:]
