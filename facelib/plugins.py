@@ -10,7 +10,6 @@ with :func:`facelib.config.register_config_extension`. ``get_face_cfg()``, the t
 directory. A third-party method is a distribution with its own ``facelib.projects`` entry point.
 """
 import importlib
-import logging
 from importlib import metadata
 from typing import Dict
 
@@ -18,16 +17,7 @@ __all__ = ["ENTRY_POINT_GROUP", "load_plugins", "loaded_plugins"]
 
 ENTRY_POINT_GROUP = "facelib.projects"
 
-logger = logging.getLogger(__name__)
-
 _LOADED: Dict[str, str] = {}
-
-
-def _entry_points():
-    eps = metadata.entry_points()
-    if hasattr(eps, "select"):
-        return list(eps.select(group=ENTRY_POINT_GROUP))
-    return list(eps.get(ENTRY_POINT_GROUP, []))  # Python < 3.10 metadata API
 
 
 def load_plugins() -> Dict[str, str]:
@@ -37,7 +27,7 @@ def load_plugins() -> Dict[str, str]:
     fails to import raises (a broken method package is never skipped silently).
     """
     seen: Dict[str, str] = {}
-    for ep in _entry_points():
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in seen and seen[ep.name] != ep.value:
             raise RuntimeError(
                 f"two {ENTRY_POINT_GROUP} plugins are named {ep.name!r}: {seen[ep.name]} and {ep.value}"

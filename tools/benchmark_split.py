@@ -71,13 +71,11 @@ def _load_images(dataset, n, size):
 
 
 def _resolve_weights(name):
+    """A path as given, else this checkout's model-zoo name (children get the resolved path)."""
     if os.path.isfile(name):
         return name
-    try:
-        from facelib.model_zoo import get_checkpoint_path
-    except ImportError:  # a checkout without the model zoo: take the path from this checkout's
-        sys.path.insert(1, os.path.dirname(HERE))
-        from facelib.model_zoo import get_checkpoint_path  # noqa: F811
+    from facelib.model_zoo import get_checkpoint_path
+
     return get_checkpoint_path(name)
 
 
@@ -140,7 +138,7 @@ def measure(args):
 # ------------------------------------------------------------------------------ before / after
 def _child(root, args, out_json):
     cmd = [sys.executable, os.path.abspath(__file__), "--code-root", root, "--config-file", args.config_file,
-           "--weights", _resolve_weights(args.weights), "--dataset", args.dataset, "--size", args.size,
+           "--weights", args.weights, "--dataset", args.dataset, "--size", args.size,
            "--batch-sizes", *map(str, args.batch_sizes), "--threads", *map(str, args.threads),
            "--warmup", str(args.warmup), "--iters", str(args.iters), "--json", out_json]
     env = dict(os.environ, PYTHONPATH=root)
@@ -151,6 +149,9 @@ def _child(root, args, out_json):
 
 def compare(args):
     import tempfile
+
+    sys.path.insert(0, os.path.dirname(HERE))
+    args.weights = _resolve_weights(args.weights)  # once; the children get the path
 
     roots = {"this": os.path.dirname(HERE), "other": os.path.abspath(args.compare)}
     runs = {k: [] for k in roots}

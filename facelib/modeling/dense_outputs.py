@@ -48,11 +48,13 @@ class HeadOutputs:
 @dataclass
 class AnchorPredictions:
     """Predicted class scores (R, K) (sigmoid of the logits) and boxes (R, 4) (deltas applied to
-    the anchors) of every anchor of one image. Both are computed on first access, without
-    gradient, so label assignment that does not look at them costs nothing."""
+    the anchors) of every anchor of image ``index``, from the batch's per-level (N, R_l, K) /
+    (N, R_l, 4) outputs. Both are computed on first access, without gradient, so label assignment
+    that does not look at them costs nothing."""
 
-    logits: Tensor
-    deltas: Tensor
+    pred_logits: List[Tensor]
+    pred_deltas: List[Tensor]
+    index: int
     anchors: Tensor
     box2box_transform: object
     _scores: Optional[Tensor] = None
@@ -61,14 +63,14 @@ class AnchorPredictions:
     @property
     def scores(self) -> Tensor:
         if self._scores is None:
-            self._scores = self.logits.detach().sigmoid()
+            self._scores = torch.cat([x[self.index].detach() for x in self.pred_logits]).sigmoid()
         return self._scores
 
     @property
     def boxes(self) -> Tensor:
         if self._boxes is None:
-            with torch.no_grad():
-                self._boxes = self.box2box_transform.apply_deltas(self.deltas.detach(), self.anchors)
+            deltas = torch.cat([x[self.index].detach() for x in self.pred_deltas])
+            self._boxes = self.box2box_transform.apply_deltas(deltas, self.anchors)
         return self._boxes
 
 

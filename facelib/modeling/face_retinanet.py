@@ -241,7 +241,6 @@ class FaceRetinaNet(RetinaNet):
     def forward_training(self, images, features, outputs: HeadOutputs, gt_instances):
         pred_logits, pred_deltas = self.transpose_predictions(outputs)
         anchors = self.training_anchors(images, features, outputs)
-        check_anchors(anchors, len(gt_instances))
         gt_labels, gt_boxes = self.label_anchors(anchors, gt_instances, pred_logits, pred_deltas)
         ctx = LossContext(
             images=images, features=features, outputs=outputs, gt_instances=gt_instances,
@@ -287,10 +286,7 @@ class FaceRetinaNet(RetinaNet):
             preds_i = None
             if pred_logits is not None and pred_deltas is not None:
                 preds_i = AnchorPredictions(
-                    logits=torch.cat([x[i] for x in pred_logits]),
-                    deltas=torch.cat([x[i] for x in pred_deltas]),
-                    anchors=anchors_i.tensor,
-                    box2box_transform=self.box2box_transform,
+                    pred_logits, pred_deltas, i, anchors_i.tensor, self.box2box_transform
                 )
             labels_i, boxes_i = self.match_anchors_per_image(anchors_i, gt_per_image, preds_i)
             gt_labels.append(labels_i)

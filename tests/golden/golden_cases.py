@@ -23,7 +23,7 @@ from detectron2.utils.events import EventStorage  # noqa: E402
 from tiny_model import config_from_file, seeded_model, tiny_cfg  # noqa: E402
 
 CASES = {
-    # name: (config builder, extra opts)
+    # name: builder of the case's config
     "baseline": lambda: tiny_cfg(100, **{"MODEL.RETINANET.SCORE_THRESH_TEST": 0.0}),
     "fan": lambda: config_from_file(
         os.path.join("configs", "fan_tiny_cpu.yaml"), "MODEL.RETINANET.SCORE_THRESH_TEST", 0.0

@@ -1,8 +1,8 @@
 """``MODEL.AOFD.*``: the config keys of :class:`facelib.projects.aofd.AOFD` (``add_aofd_config(cfg)``).
 
 Registered with :func:`facelib.config.register_config_extension` on import, so ``get_face_cfg()``
-(which imports the top-level ``projects`` package) has them. Each key names the part of the paper
-(Chen, Song, He, "Adversarial Occlusion-aware Face Detection", BTAS 2018, arXiv 1709.05188) its
+(which imports every installed plugin, :mod:`facelib.plugins`) has them. Each key names the part
+of the paper (Chen, Song, He, "Adversarial Occlusion-aware Face Detection", BTAS 2018, arXiv 1709.05188) its
 default comes from. Section / equation numbers follow the project issue; the paper text was not
 reachable from this session to re-check them, and the keys say where a choice is facelib's own.
 

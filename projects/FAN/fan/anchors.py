@@ -1,4 +1,5 @@
-"""The anchor settings of FAN's Table 1 (Sec. 3.2.1 "Anchor setting and assign").
+"""The anchor settings of FAN's Table 1 (Sec. 4.1.1 "Anchor setting and assign"; FAN's own is
+defined in Sec. 3.2.1 "Anchor Assign Strategy").
 
 Each setting is a function returning ``{"sizes": [[...] per level], "aspect_ratios": [[...] per
 level], "levels": [3, 4, 5, 6, 7]}`` for the pyramid levels P3..P7 (strides 8..128). Sizes are

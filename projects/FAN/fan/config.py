@@ -1,7 +1,7 @@
 """``MODEL.FAN.*``: the config keys of :class:`facelib.projects.fan.FAN` (``add_fan_config(cfg)``).
 
 Registered with :func:`facelib.config.register_config_extension` on import, so ``get_face_cfg()``
-(which imports the top-level ``projects`` package) has them. Every key names the section of the
+(which imports every installed plugin, :mod:`facelib.plugins`) has them. Every key names the section of the
 paper (Wang, Yuan, Yu 2017, arXiv 1711.07246) its default comes from. Keys FAN shares with the
 RetinaNet baseline stay where FaceRetinaNet reads them (``MODEL.RETINANET.*`` IoU thresholds 0.5 /
 0.4, focal loss 0.25 / 2, ``MODEL.FACE_RETINANET.*``; see facelib/modeling/retinanet_config.py).
@@ -46,7 +46,7 @@ def add_fan_config(cfg):
     # the anchor scale nearest to its own in log space, i.e. ranges split at the geometric mean of
     # adjacent levels' extreme anchor scales, the lowest level open below, the top open above.
     node.ATTENTION_SIZE_RANGES = []
-    # Anchor setting of Table 1 (Sec. 3.2.1), written into MODEL.ANCHOR_GENERATOR.SIZES /
+    # Anchor setting (FAN's own: Sec. 3.2.1; the three compared in Sec. 4.1.1, Table 1), written into MODEL.ANCHOR_GENERATOR.SIZES /
     # ASPECT_RATIOS when a run's config is set up (so its dumped config.yaml shows the anchors used;
     # ``apply_fan_anchor_setting``) and again, to the same values, when the model is built:
     # "retinanet" (32..512, 3 scales x {0.5, 1, 2}, A = 9), "fan" (areas 16^2..406^2, scale step
@@ -73,11 +73,19 @@ def add_fan_config(cfg):
 
 
 def apply_fan_anchor_setting(cfg):
-    """Config finalizer: for a FAN model with ``MODEL.FAN.ANCHOR_SETTING``, write the setting's
-    anchors into ``MODEL.ANCHOR_GENERATOR`` (Table 1), the values the model is built with."""
-    from .anchors import apply_anchor_setting
+    """Config finalizer: when ``MODEL.META_ARCHITECTURE`` is FAN or a subclass of it and
+    ``MODEL.FAN.ANCHOR_SETTING`` is set, write the setting's anchors (Sec. 4.1.1, Table 1) into
+    ``MODEL.ANCHOR_GENERATOR``: the values ``FAN.from_config`` builds the model with."""
+    import inspect
 
-    if cfg.MODEL.META_ARCHITECTURE == "FAN" and cfg.MODEL.FAN.ANCHOR_SETTING:
+    from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
+
+    from .anchors import apply_anchor_setting
+    from .fan import FAN
+
+    name = cfg.MODEL.META_ARCHITECTURE
+    arch = META_ARCH_REGISTRY.get(name) if name in META_ARCH_REGISTRY else None
+    if inspect.isclass(arch) and issubclass(arch, FAN) and cfg.MODEL.FAN.ANCHOR_SETTING:
         apply_anchor_setting(cfg, cfg.MODEL.FAN.ANCHOR_SETTING)
     return cfg
 
