@@ -21,6 +21,7 @@ detector (``backbone.bottom_up.`` for the FPN backbones, ``backbone.`` for a bar
 as ``{"model": ..., "__author__": ..., "matching_heuristics": False}``, which
 :class:`detectron2.checkpoint.DetectionCheckpointer` loads by exact names (``MODEL.WEIGHTS``).
 """
+import os
 import re
 from collections import OrderedDict
 from typing import Dict, Optional
@@ -191,9 +192,10 @@ def convert_state_dict(source: str, state_dict, prefix: Optional[str] = None, **
 def convert_checkpoint_file(source: str, input_path: str, output_path: str,
                             prefix: Optional[str] = None, **kwargs) -> Dict[str, torch.Tensor]:
     """Read ``input_path``, convert, and save ``{"model", "__author__", "matching_heuristics":
-    False}`` to ``output_path`` (loadable through ``MODEL.WEIGHTS``). Returns the converted dict."""
+    False}`` to ``output_path`` (its folder created if missing) (loadable through ``MODEL.WEIGHTS``). Returns the converted dict."""
     model = convert_state_dict(source, load_source_state_dict(input_path), prefix, **kwargs)
     model = OrderedDict((k, v.detach().clone().contiguous()) for k, v in model.items())
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
     torch.save({"model": model, "__author__": "facelib/" + source, "matching_heuristics": False},
                output_path)
     return model
