@@ -11,7 +11,7 @@ def datasets_root(root: str = "") -> str:
 
 
 def shared_root() -> str:
-    """``../shared`` beside the checkout (these machines' data, weights and wheels), or
+    """``../shared`` beside the checkout (a folder of datasets, pretrained weights and wheels), or
     ``$FACELIB_SHARED``. May not exist: callers check."""
     return os.environ.get("FACELIB_SHARED", os.path.join(os.path.dirname(_REPO_ROOT), "shared"))
 

@@ -4,7 +4,7 @@ face-height histogram, images without faces and occlusion-mask coverage.
 
     python tools/dataset_stats.py --datasets synthetic_faces_val facemask_val [--json out.json]
 
-Set FACELIB_DATASETS to the datasets root (e.g. ../shared/data on these machines).
+Set FACELIB_DATASETS to the datasets root (e.g. ../shared/data beside the checkout).
 """
 import argparse
 import json

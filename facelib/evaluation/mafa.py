@@ -10,12 +10,12 @@ detections are neither TP nor FP (:func:`facelib.evaluation.box_matching.match_i
 ``masked``  ("masked only")
     positives: masked faces with ``ignore=0``; unmasked and ``ignore=1`` faces are ignored.
     The LLE-CNN protocol (Ge et al. 2017 report 76.4 AP on the MAFA test set) and the
-    "masked only" column of FAN (Wang, Yuan, Yu, "Face Attention Network", 2017, Table 5: 76.5).
-    AOFD (Chen et al., "Adversarial Occlusion-aware Face Detection", 2017) compares with LLE-CNN on
-    this protocol (77.3 AP as quoted in later work).
+    "occluded" column of FAN (Wang, Yuan, Yu, "Face Attention Network", 2017, Table 3: 76.5 with
+    attention, 75.5 without).
 ``all``  ("without 'Ignored'", the whole test set minus face_type 3)
     positives: every face with ``ignore=0`` (masked and unmasked); ``ignore=1`` faces are ignored.
-    FAN's second MAFA number (88.3 AP, "MAFA test set w/o 'Ignored'").
+    FAN's "all" column (Table 3: 88.3 with attention, 87.0 without; Table 6 lists 88.3 as FAN's
+    MAFA test mAP beside LLE-CNNs 76.4 and AOFD 77.3).
 ``all_with_ignored``
     positives: every face, ``ignore=1`` included, nothing ignored. A diagnostic upper bound on
     difficulty; not a number the papers above report.

@@ -238,15 +238,19 @@ class FaceRetinaNet(RetinaNet):
         """Anchors decoding uses (shared or per image); the same as :meth:`training_anchors`."""
         return self.training_anchors(images, features, outputs)
 
-    def forward_training(self, images, features, outputs: HeadOutputs, gt_instances):
+    def loss_context(self, images, features, outputs: HeadOutputs, gt_instances) -> LossContext:
+        """Transposed predictions, training anchors and their labels, in one :class:`LossContext`."""
         pred_logits, pred_deltas = self.transpose_predictions(outputs)
         anchors = self.training_anchors(images, features, outputs)
         gt_labels, gt_boxes = self.label_anchors(anchors, gt_instances, pred_logits, pred_deltas)
-        ctx = LossContext(
+        return LossContext(
             images=images, features=features, outputs=outputs, gt_instances=gt_instances,
             anchors=anchors, pred_logits=pred_logits, pred_deltas=pred_deltas,
             gt_labels=gt_labels, gt_boxes=gt_boxes,
         )
+
+    def forward_training(self, images, features, outputs: HeadOutputs, gt_instances):
+        ctx = self.loss_context(images, features, outputs, gt_instances)
         losses = self.losses(ctx)
         extra = self.extra_losses(ctx)
         overlap = set(losses) & set(extra)

@@ -14,6 +14,7 @@ from detectron2.modeling import build_model
 from detectron2.modeling.anchor_generator import build_anchor_generator
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 from detectron2.structures import Boxes, Instances
+from detectron2.utils.events import EventStorage
 
 from facelib.config import get_face_cfg
 from facelib.modeling.dense_outputs import LossContext
@@ -148,20 +149,110 @@ def test_attention_targets_hand_made_image():
     assert [float(x.sum()) for x in t] == [0, 0, 0, 0, 9.0]
 
 
-def test_model_attention_targets_respect_gt_ignore():
-    model = _model()
-    batch = _batch(with_ignore=True)
+def _train_ctx(model, batch):
     images = model.preprocess_image(batch)
-    logits = model.head_outputs(model.forward_features(images))["attention"]
-    gts = [b["instances"] for b in batch]
-    t = model.attention_targets(images, logits, gts)
+    feats = model.forward_features(images)
+    return model.loss_context(images, feats, model.head_outputs(feats), [b["instances"] for b in batch])
+
+
+def test_model_size_range_targets_respect_gt_ignore():
+    model = _model("MODEL.FAN.ATTENTION_TARGETS", "size_ranges")
+    ctx = _train_ctx(model, _batch(with_ignore=True))
+    logits = ctx.outputs["attention"]
+    t = model.attention_targets(ctx)
     assert [tuple(x.shape) for x in t] == [(2,) + tuple(z.shape[-2:]) for z in logits]
     # image 0: face [8, 8, 28, 28] (scale 20) on P3, ignored face [40, 40, 80, 80] (scale 40) on P4
     assert t[0][0, 1:4, 1:4].eq(1).all() and t[0][0].eq(1).sum() == 9 and not t[0][0].eq(-1).any()
     assert t[1][0, 2:5, 2:5].eq(-1).all() and not t[1][0].eq(1).any()
     model.gt_ignore_mode = "drop"
-    t = model.attention_targets(images, logits, gts)
+    t = model.attention_targets(ctx)
     assert not t[1][0].ne(0).any()
+
+
+def test_matched_attention_targets_hand_made():
+    """Two levels (strides 8, 16) of 4 and 2 anchors; face A is matched on both levels, face B on
+    level 0 only, face C (its box is in matched_boxes of a negative anchor) on none."""
+    from facelib.projects.fan import matched_attention_targets
+
+    a, b, c = [8.0, 8.0, 24.0, 24.0], [0.0, 40.0, 8.0, 48.0], [40.0, 0.0, 60.0, 20.0]
+    matched = torch.tensor([a, b, a, c, a, c])
+    positive = torch.tensor([True, True, True, False, True, False])
+    ignore = torch.tensor([[48.0, 48.0, 56.0, 56.0]])
+    t = matched_attention_targets(matched, positive, [4, 2], [8, 16], [(8, 8), (4, 4)], ignore_boxes=ignore)
+    p0 = torch.zeros(8, 8)
+    p0[1:3, 1:3] = 1  # A: x, y 8..24 -> cells 1..2
+    p0[5, 0] = 1  # B: x 0..8, y 40..48 -> column 0, row 5
+    p0[6, 6] = -1  # ignored face: cells 6 on every level
+    p1 = torch.zeros(4, 4)
+    p1[0:2, 0:2] = 1  # A on stride 16: cells 0..1
+    p1[3, 3] = -1
+    assert torch.equal(t[0], p0) and torch.equal(t[1], p1)
+    with pytest.raises(ValueError, match="levels"):
+        matched_attention_targets(matched, positive, [4, 3], [8, 16], [(8, 8), (4, 4)])
+
+
+def test_model_matched_targets_follow_the_assignment():
+    """"matched" mode draws exactly the faces of each level's positive anchors."""
+    model = _model()
+    assert model.attention_targets_mode == "matched"
+    ctx = _train_ctx(model, _batch())
+    t = model.attention_targets(ctx)
+    sizes = [len(a) for a in ctx.anchors]
+    for i in range(2):
+        labels = ctx.gt_labels[i]
+        pos = (labels >= 0) & (labels != model.num_classes)
+        for k, (lab_k, box_k) in enumerate(zip(pos.split(sizes), ctx.gt_boxes[i].split(sizes))):
+            faces = torch.unique(box_k[lab_k], dim=0)
+            stride = model.anchor_generator.strides[k]
+            want = torch.zeros(t[k].shape[1:])
+            for x1, y1, x2, y2 in faces.tolist():
+                want[int(y1 // stride):math.ceil(y2 / stride), int(x1 // stride):math.ceil(x2 / stride)] = 1
+            assert torch.equal(t[k][i], want), (i, k)
+    assert sum(float(x.eq(1).sum()) for x in t) > 0
+
+
+def test_no_low_quality_positives_in_fan_configs():
+    """Sec. 3.2.1: a face whose best anchor has IoU < 0.5 gets no positive anchor (left out)."""
+    for name in ("fan_R50.yaml", "fan_mnet025_facemask.yaml"):
+        assert not config_from_file(os.path.join("configs", name)).MODEL.FACE_RETINANET.ALLOW_LOW_QUALITY_MATCHES
+    anchors = ("MODEL.FAN.ANCHOR_SETTING", "", "MODEL.ANCHOR_GENERATOR.SIZES", [[16], [32], [64], [128], [256]],
+               "MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS", [[1.0]])
+    inst = Instances((128, 128))
+    inst.gt_boxes = Boxes(torch.tensor([[0.0, 0.0, 16.0, 40.0]]))  # 16 x 40: IoU with a 16^2 anchor 0.4
+    inst.gt_classes = torch.zeros(1, dtype=torch.int64)
+    for low_quality, want in ((False, 0), (True, 1)):
+        model = _model("MODEL.FACE_RETINANET.ALLOW_LOW_QUALITY_MATCHES", low_quality, *anchors)
+        feats = [torch.zeros(1, 1, 128 // s, 128 // s) for s in STRIDES]
+        labels, _ = model.label_anchors(model.anchor_generator(feats), [inst])
+        assert int(((labels[0] >= 0) & (labels[0] != model.num_classes)).sum()) >= want
+        if not low_quality:
+            assert int((labels[0] == 0).sum()) == 0
+
+
+def test_focal_normalisers_by_hand():
+    """Zero logits (p = 0.5): a negative's focal loss is 0.75 * 0.5^2 * ln 2, a positive's
+    0.25 * 0.5^2 * ln 2. 1000 negatives, 2 positives, 8 ignored on one level: "anchors" divides the
+    sum by the 1002 participating anchors, "positives" by 2 -- 500 times more."""
+    model = _model("MODEL.FAN.ANCHOR_SETTING", "", "MODEL.RETINANET.IN_FEATURES", ["p3"],
+                   "MODEL.ANCHOR_GENERATOR.SIZES", [[16]], "MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS", [[1.0]])
+    r = 1010
+    anchors = [Boxes(torch.tensor([[0.0, 0.0, 16.0, 16.0]]).repeat(r, 1))]
+    labels = torch.full((r,), model.num_classes, dtype=torch.int64)
+    labels[:2] = 0
+    labels[2:10] = -1
+    ctx = LossContext(images=None, features=None, outputs=None, gt_instances=None, anchors=anchors,
+                      pred_logits=[torch.zeros(1, r, 1)], pred_deltas=[torch.zeros(1, r, 4)],
+                      gt_labels=[labels], gt_boxes=[anchors[0].tensor.clone()])
+    ln2 = math.log(2.0)
+    total = 1000 * 0.75 * 0.25 * ln2 + 2 * 0.25 * 0.25 * ln2
+    with EventStorage():
+        model.cls_loss_normalizer = "anchors"
+        out_anchors = model.losses(ctx)
+        model.cls_loss_normalizer = "positives"
+        out_pos = model.losses(ctx)
+    assert float(out_anchors["loss_cls"]) == pytest.approx(total / 1002, rel=1e-5)  # 0.1301
+    assert float(out_pos["loss_cls"]) == pytest.approx(total / 2, rel=1e-5)  # 65.2
+    assert float(out_anchors["loss_box_reg"]) == float(out_pos["loss_box_reg"]) == 0.0  # deltas exact
 
 
 # ---------------------------------------------------------------------- attention branch

@@ -1,16 +1,16 @@
 """FAN random square crop (Wang et al., "Face Attention Network", 2017, Sec. 3.2.3):
 
-    "we randomly crop square patches from original images and resize these patches into 640x640
-    for training. The patches are cropped with a random size from [0.3, 1] of the short edge of the
-    original images [...] we keep the overlapped part of the face box if its center is in the
-    sampled patch."
+    "we randomly crop square patches from original images, whose range between [0.3, 1] of the
+    short edge from the original images. In addition, We keep the overlapped part of the
+    ground-truth box if its center is in the sampled patch."
 
 Implementation: ``side = int(U(scale_range) * short_side)`` (at least 1), top-left corner uniform
 over the positions that keep the square inside the image; faces whose centre lies strictly inside
 are kept, clipped to the square (:class:`~facelib.data.transforms.crop.FaceCropTransform`). The
 draw is repeated up to ``max_tries`` times until at least one face is kept; if none is, the image
 is left uncropped (no-op). An image without faces gets the first drawn crop (there is nothing to
-lose). The final 640x640 resize is a separate augmentation (``resize_square``).
+lose). The paper does not state the size patches are resized to; that resize is a separate augmentation
+(``resize_square``, ``INPUT.FACE_AUG.RESIZE_SQUARE.SIZE``; 640 in ``configs/fan_R50.yaml``).
 """
 from typing import Optional, Sequence
 

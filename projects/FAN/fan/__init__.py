@@ -20,6 +20,7 @@ from .attention import (
     attention_loss,
     attention_targets,
     level_size_ranges_from_scales,
+    matched_attention_targets,
 )
 from .config import add_fan_config
 from .fan import FAN, FANHead
@@ -36,6 +37,7 @@ __all__ = [
     "apply_attention",
     "attention_loss",
     "attention_targets",
+    "matched_attention_targets",
     "level_size_ranges_from_scales",
     "FAN",
     "FANHead",

@@ -6,19 +6,27 @@ On every pyramid feature F_k a small segmentation subnet (``num_convs`` 3x3 conv
 3x3 conv to one channel; weights shared across levels like RetinaNet's subnets) predicts logits
 z_k. The attention map is m_k = sigmoid(z_k) in [0, 1] and the feature fed to the class and box
 subnets is ``F_k * exp(m_k)`` (``mode="exp"``, the paper's choice: a background pixel keeps its
-feature, a face pixel is amplified up to e) or ``F_k * m_k`` (``mode="plain"``, Table 4's
-ablation). (The exponential keeps context information the plain product would erase.)
+feature, a face pixel is amplified up to e) or ``F_k * m_k`` (``mode="plain"``: what Sec. 3.2.2
+calls the "traditional usage of attention map, which naively multiple it with the feature maps";
+the paper reports no number for it). The exponential "is able to keep more context information".
 
-Targets (``attention_targets``)
--------------------------------
-m*_k is the filled ground-truth boxes of the faces *assigned to level k*: "faces are assigned to
-levels by their scale like the anchors". A face of scale s = sqrt(w * h) belongs to every level k
-with ``lo_k <= s < hi_k`` (``level_size_ranges``). The default ranges
-(:func:`level_size_ranges_from_scales`) split the scale axis at the geometric mean between
-adjacent levels' extreme anchor scales, the lowest level open below and the top open above: a
-face goes to the level that holds the anchor scale nearest to its own (in log scale), the level
-whose anchors it best matches by IoU. Example, FAN anchors (P3 16..25.4, P4 32..50.8, ...):
-P3 [0, 28.5), P4 [28.5, 57.0), P5 [57.0, 114.0), P6 [114.0, 228.1), P7 [228.1, inf).
+Targets
+-------
+m*_k is the filled ground-truth boxes of the faces of level k. Sec. 3.2.2: "supervised heatmaps
+are associated to the ground-truth faces assigned to the anchors in the current layer" (also
+Fig. 4 and Fig. 6's caption), so by default (``MODEL.FAN.ATTENTION_TARGETS "matched"``,
+:func:`matched_attention_targets`) a face is drawn on level k when at least one of level k's
+anchors is positive for it under the detector's own assignment (Sec. 3.2.1: highest IoU >= 0.5):
+a face matched on two levels is drawn on both, and a face no anchor matches is on none.
+
+``"size_ranges"`` (:func:`attention_targets`) is a fixed-range variant: a face of scale
+s = sqrt(w * h) belongs to every level k with ``lo_k <= s < hi_k`` (``MODEL.FAN.ATTENTION_SIZE_RANGES``,
+or by default :func:`level_size_ranges_from_scales`: the scale axis split at the geometric mean
+between adjacent levels' extreme anchor scales, the lowest level open below and the top open
+above, i.e. the level holding the anchor scale nearest to the face's in log scale). Example, FAN
+anchors (P3 16..25.4, P4 32..50.8, ...): P3 [0, 28.5), P4 [28.5, 57.0), P5 [57.0, 114.0),
+P6 [114.0, 228.1), P7 [228.1, inf). It does not depend on the matching, so it also draws faces
+that no anchor matches.
 
 A box (x1, y1, x2, y2) (input pixels) is drawn on the level of stride S as the feature cells it
 overlaps: cell (i, j) covers pixels [j S, (j + 1) S) x [i S, (i + 1) S), so columns
@@ -42,16 +50,19 @@ from detectron2.layers import CycleBatchNormList, get_norm
 
 from facelib.modeling.box_rasterizer import rasterize_boxes
 
+from .config import ATTENTION_MODES, ATTENTION_TARGET_MODES  # noqa: F401  (the choices)
+
 __all__ = [
     "AttentionBranch",
     "apply_attention",
     "attention_targets",
+    "matched_attention_targets",
+    "draw_level_targets",
     "attention_loss",
     "level_size_ranges_from_scales",
     "assign_levels",
 ]
 
-ATTENTION_MODES = ("exp", "plain")
 
 
 class AttentionBranch(nn.Module):
@@ -119,6 +130,58 @@ def assign_levels(boxes: Tensor, level_size_ranges: Sequence[Tuple[float, float]
     return (scale[:, None] >= lo[None]) & (scale[:, None] < hi[None]) & valid[:, None]
 
 
+def _as_boxes(boxes) -> Tensor:
+    boxes = boxes.tensor if hasattr(boxes, "tensor") else boxes
+    return torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4).cpu()
+
+
+def draw_level_targets(
+    boxes_per_level: Sequence[Tensor],
+    ignore_per_level: Sequence[Optional[Tensor]],
+    level_strides: Sequence[float],
+    map_sizes: Sequence[Tuple[int, int]],
+) -> List[Tensor]:
+    """Per level a float (Hk, Wk) map: 1 where a box of that level touches a cell, else -1 where
+    an ignored box of that level does, else 0 (the rasterisation of the module docstring)."""
+    if not (len(boxes_per_level) == len(ignore_per_level) == len(level_strides) == len(map_sizes)):
+        raise ValueError("boxes, ignored boxes, strides and map sizes must have one entry per level")
+    targets = []
+    for boxes, ignored, stride, (h, w) in zip(boxes_per_level, ignore_per_level, level_strides, map_sizes):
+        t = torch.zeros((int(h), int(w)), dtype=torch.float32)
+        t[rasterize_boxes(_as_boxes(boxes), (h, w), stride, "touch")] = 1.0
+        if ignored is not None and len(ignored) > 0:
+            t[rasterize_boxes(_as_boxes(ignored), (h, w), stride, "touch") & (t == 0)] = -1.0
+        targets.append(t)
+    return targets
+
+
+def matched_attention_targets(
+    matched_boxes: Tensor,
+    positive: Tensor,
+    level_sizes: Sequence[int],
+    level_strides: Sequence[float],
+    map_sizes: Sequence[Tuple[int, int]],
+    ignore_boxes=None,
+) -> List[Tensor]:
+    """m*_k of one image from the anchor assignment ("matched" mode, Sec. 3.2.2 / Fig. 4): the
+    faces some positive anchor of level k is matched to.
+
+    Args:
+        matched_boxes: (R, 4) the gt box each anchor is matched to (read where ``positive``).
+        positive: (R,) bool, positive anchors, levels concatenated in order.
+        level_sizes: number of anchors of each level (sums to R).
+        level_strides / map_sizes: stride and (Hk, Wk) of each level.
+        ignore_boxes: optional (I, 4) boxes of ignored faces, drawn -1 on every level.
+    """
+    if sum(level_sizes) != positive.numel() or matched_boxes.shape[0] != positive.numel():
+        raise ValueError(f"{positive.numel()} anchors' labels / {matched_boxes.shape[0]} boxes for levels of {list(level_sizes)}")
+    boxes_per_level = [
+        torch.unique(b[p], dim=0) for b, p in zip(matched_boxes.split(list(level_sizes)), positive.split(list(level_sizes)))
+    ]
+    ignored = None if ignore_boxes is None else _as_boxes(ignore_boxes)
+    return draw_level_targets(boxes_per_level, [ignored] * len(level_sizes), level_strides, map_sizes)
+
+
 def attention_targets(
     gt_boxes_per_image,
     image_size: Tuple[int, int],
@@ -127,8 +190,8 @@ def attention_targets(
     map_sizes: Optional[Sequence[Tuple[int, int]]] = None,
     ignore_boxes=None,
 ) -> List[Tensor]:
-    """m*_k of one image: per level a float (Hk, Wk) map, 1 = face of that level, 0 = background,
-    -1 = ignored (an ignored face of that level not covered by a face).
+    """m*_k of one image in "size_ranges" mode: per level a float (Hk, Wk) map, 1 = face of that
+    level, 0 = background, -1 = ignored (an ignored face of that level not covered by a face).
 
     Args:
         gt_boxes_per_image: (G, 4) XYXY boxes (Tensor or ``Boxes``) in input pixels.
@@ -138,26 +201,19 @@ def attention_targets(
         map_sizes: (Hk, Wk) of each level's feature map; default ``ceil(H / stride)`` etc.
         ignore_boxes: optional (I, 4) boxes of faces to ignore.
     """
-    boxes = gt_boxes_per_image.tensor if hasattr(gt_boxes_per_image, "tensor") else gt_boxes_per_image
-    boxes = torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4).cpu()
+    boxes = _as_boxes(gt_boxes_per_image)
     if map_sizes is None:
         map_sizes = [(math.ceil(image_size[0] / s), math.ceil(image_size[1] / s)) for s in level_strides]
     if len(level_strides) != len(level_size_ranges) or len(map_sizes) != len(level_strides):
         raise ValueError("level_strides, level_size_ranges and map_sizes must have one entry per level")
     assigned = assign_levels(boxes, level_size_ranges)
+    ignored = [None] * len(level_strides)
     if ignore_boxes is not None:
-        ign = ignore_boxes.tensor if hasattr(ignore_boxes, "tensor") else ignore_boxes
-        ign = torch.as_tensor(ign, dtype=torch.float32).reshape(-1, 4).cpu()
+        ign = _as_boxes(ignore_boxes)
         ign_assigned = assign_levels(ign, level_size_ranges)
-    targets = []
-    for k, (stride, (h, w)) in enumerate(zip(level_strides, map_sizes)):
-        t = torch.zeros((int(h), int(w)), dtype=torch.float32)
-        t[rasterize_boxes(boxes[assigned[:, k]], (h, w), stride, "touch")] = 1.0
-        if ignore_boxes is not None:
-            ignored = rasterize_boxes(ign[ign_assigned[:, k]], (h, w), stride, "touch")
-            t[ignored & (t == 0)] = -1.0
-        targets.append(t)
-    return targets
+        ignored = [ign[ign_assigned[:, k]] for k in range(len(level_strides))]
+    return draw_level_targets([boxes[assigned[:, k]] for k in range(len(level_strides))], ignored,
+                              level_strides, map_sizes)
 
 
 def attention_loss(logits: List[Tensor], targets: List[Tensor]) -> Tensor:

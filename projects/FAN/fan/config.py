@@ -9,9 +9,10 @@ RetinaNet baseline stay where FaceRetinaNet reads them (``MODEL.RETINANET.*`` Io
 
 from facelib.config import config_defaults, register_config_extension, register_config_finalizer
 
-__all__ = ["add_fan_config", "ATTENTION_MODES", "CLS_LOSS_NORMALIZERS"]
+__all__ = ["add_fan_config", "ATTENTION_MODES", "ATTENTION_TARGET_MODES", "CLS_LOSS_NORMALIZERS"]
 
 ATTENTION_MODES = ("exp", "plain")
+ATTENTION_TARGET_MODES = ("matched", "size_ranges")
 CLS_LOSS_NORMALIZERS = ("anchors", "positives", "retinanet")
 
 
@@ -20,31 +21,39 @@ def add_fan_config(cfg):
     """Add ``MODEL.FAN`` to ``cfg`` in place (keys already present are kept); return ``cfg``."""
     node = config_defaults(cfg.MODEL, "FAN")
 
-    # Anchor-level attention on/off (Sec. 3.2.2; Table 2/4 "attention" vs the RetinaNet-style
-    # baseline). False = FAN without attention: the plain baseline with FAN's anchors and Eq. 1
-    # loss normalisation (no attention parameters, no loss_attention).
+    # Anchor-level attention on/off (Sec. 3.2.2; Table 2 / Table 3 "attention" vs "baseline").
+    # False = FAN without attention: the baseline with FAN's anchors and Eq. 1 loss normalisation
+    # (no attention parameters, no loss_attention).
     node.ATTENTION_ON = True
     # How the attention map m_k (= sigmoid of the attention subnet's output, in [0, 1]) is applied
-    # to the level-k feature before the class and box subnets (Sec. 3.2.2, Fig. 6; Table 4):
-    # "exp" = F_k * exp(m_k) (the paper's choice: background features are kept, faces amplified
-    # up to e, so context survives); "plain" = F_k * m_k (the ablation that zeroes the context).
+    # to the level-k feature before the class and box subnets (Sec. 3.2.2, Fig. 6): "exp" =
+    # F_k * exp(m_k) (the paper's: "our attention maps are first feed to an exponential operation
+    # and then dot with feature maps. It is able to keep more context information"); "plain" =
+    # F_k * m_k, the "traditional usage of attention map" the paper contrasts it with (no number
+    # for it is reported).
     node.ATTENTION_MODE = "exp"
-    # Attention subnet (Sec. 3.2.2, Fig. 6: a small segmentation subnet per level, weights shared
+    # Attention subnet (Sec. 3.2.2, Fig. 6: "a segment-like side branch" per level, weights shared
     # across levels like RetinaNet's subnets): ATTENTION_NUM_CONVS 3x3 convs + ReLU, then one 3x3
-    # conv to 1 channel. 4 convs = the depth of RetinaNet's subnets (Lin et al. Sec. 4) the paper
-    # builds on (and rainofmine/Face_Attention_Network's LevelAttentionModel).
+    # conv to 1 channel. The paper gives no depth; 4 = the depth of the class / box subnets of
+    # Sec. 3.1 ("four 3 x 3 convolution layers each with 256 filters").
     node.ATTENTION_NUM_CONVS = 4
     # Channels of those convs; 0 = the FPN channels (256 in the paper).
     node.ATTENTION_CHANNELS = 0
     # Normalisation in the attention convs: "head" = the same as MODEL.RETINANET.NORM (GN for the
-    # from-scratch configs, BN for MobileNet), "" = none (the paper: no norm in the subnets), or
+    # from-scratch configs, BN for MobileNet), "" = none (the paper names no normalisation), or
     # any detectron2 norm name (BN gets one BN per level, as detectron2's RetinaNetHead does).
     node.ATTENTION_NORM = "head"
-    # Face-size range (sqrt(w*h), input pixels) assigned to each level's attention target,
-    # [[lo, hi], ...] one per level, lo <= s < hi. [] = derived from the anchors (Sec. 3.2.2: "we
-    # assign faces to levels by their scale like the anchors"): a face goes to the level holding
-    # the anchor scale nearest to its own in log space, i.e. ranges split at the geometric mean of
-    # adjacent levels' extreme anchor scales, the lowest level open below, the top open above.
+    # Which faces level k's attention target m*_k draws (Sec. 3.2.2: "supervised heatmaps are
+    # associated to the ground-truth faces assigned to the anchors in the current layer"; Fig. 4):
+    # "matched" = the faces some positive anchor of level k is matched to by the detector's own
+    # assignment (Sec. 3.2.1), so a face matched on two levels is on both and an unmatched face on
+    # none; "size_ranges" = fixed face-size ranges per level (ATTENTION_SIZE_RANGES), independent
+    # of the matching. See projects/FAN/fan/attention.py.
+    node.ATTENTION_TARGETS = "matched"
+    # "size_ranges" mode only: face-size range (sqrt(w*h), input pixels) of each level,
+    # [[lo, hi], ...] one per level, lo <= s < hi. [] = derived from the anchors: the scale axis
+    # split at the geometric mean of adjacent levels' extreme anchor scales (the level holding the
+    # anchor scale nearest to the face's), the lowest level open below, the top open above.
     node.ATTENTION_SIZE_RANGES = []
     # Anchor setting (FAN's own: Sec. 3.2.1; the three compared in Sec. 4.1.1, Table 1), written into MODEL.ANCHOR_GENERATOR.SIZES /
     # ASPECT_RATIOS when a run's config is set up (so its dumped config.yaml shows the anchors used;

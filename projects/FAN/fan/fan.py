@@ -26,8 +26,9 @@ What FAN changes in the RetinaNet face detector, each through one FaceRetinaNet 
   level without positives contributes no regression loss. No EMA is used (unlike FaceRetinaNet).
   ``"retinanet"`` keeps FaceRetinaNet's losses unchanged (EMA normaliser), so that FAN without
   attention equals the FaceRetinaNet baseline exactly.
-* ``extra_losses``: ``loss_attention`` = lambda2 * sum_k l_a (see :mod:`.attention` for the targets
-  and the level assignment of faces).
+* ``extra_losses``: ``loss_attention`` = lambda2 * sum_k l_a, with targets m*_k drawn from the faces
+  the level's anchors are matched to (Sec. 3.2.2, ``MODEL.FAN.ATTENTION_TARGETS "matched"``) or from
+  fixed face-size ranges (``"size_ranges"``); see :mod:`.attention`.
 
 Label assignment (IoU >= 0.5 positive, < 0.4 negative, ``gt_ignore`` handling), decoding and NMS
 are FaceRetinaNet's unchanged.
@@ -50,11 +51,13 @@ from facelib.modeling.face_retinanet import FaceRetinaNet
 from .anchors import apply_anchor_setting
 from .attention import (
     ATTENTION_MODES,
+    ATTENTION_TARGET_MODES,
     AttentionBranch,
     apply_attention,
     attention_loss,
     attention_targets,
     level_size_ranges_from_scales,
+    matched_attention_targets,
 )
 from .config import CLS_LOSS_NORMALIZERS, add_fan_config  # noqa: F401  (registers MODEL.FAN)
 
@@ -131,6 +134,7 @@ class FAN(FaceRetinaNet):
         attention_on: bool = True,
         loss_weight_attention: float = 1.0,
         cls_loss_normalizer: str = "anchors",
+        attention_targets: str = "matched",
         attention_size_ranges=(),
         **kwargs,
     ):
@@ -140,7 +144,9 @@ class FAN(FaceRetinaNet):
             loss_weight_attention: lambda2 of Eq. 1.
             cls_loss_normalizer: "anchors" (Eq. 1), "positives" (RetinaNet) or "retinanet"
                 (FaceRetinaNet's losses, EMA normaliser).
-            attention_size_ranges: per-level (lo, hi) face scales of the attention targets;
+            attention_targets: "matched" (a level's targets are the faces its positive anchors
+                are matched to, Sec. 3.2.2) or "size_ranges" (fixed face-size ranges per level).
+            attention_size_ranges: "size_ranges" mode: per-level (lo, hi) face scales;
                 empty = derived from the anchors (:func:`level_size_ranges_from_scales`).
             **kwargs: FaceRetinaNet's (``loss_box_reg_weight`` is lambda1).
         """
@@ -149,6 +155,11 @@ class FAN(FaceRetinaNet):
             raise ValueError(
                 f"MODEL.FAN.CLS_LOSS_NORMALIZER must be one of {CLS_LOSS_NORMALIZERS}, got {cls_loss_normalizer!r}"
             )
+        if attention_targets not in ATTENTION_TARGET_MODES:
+            raise ValueError(
+                f"MODEL.FAN.ATTENTION_TARGETS must be one of {ATTENTION_TARGET_MODES}, got {attention_targets!r}"
+            )
+        self.attention_targets_mode = attention_targets
         self.attention_on = bool(attention_on)
         if self.attention_on != bool(getattr(self.head, "attention_on", False)):
             raise ValueError("FAN(attention_on=...) and its head disagree")
@@ -175,6 +186,7 @@ class FAN(FaceRetinaNet):
             attention_on=fan.ATTENTION_ON,
             loss_weight_attention=fan.LOSS_WEIGHT_ATTENTION,
             cls_loss_normalizer=fan.CLS_LOSS_NORMALIZER,
+            attention_targets=fan.ATTENTION_TARGETS,
             attention_size_ranges=[tuple(r) for r in fan.ATTENTION_SIZE_RANGES],
             loss_box_reg_weight=fan.LOSS_WEIGHT_REG,  # lambda1
         )
@@ -231,23 +243,33 @@ class FAN(FaceRetinaNet):
         if not self.attention_on:
             return {}
         logits = ctx.outputs["attention"]
-        targets = self.attention_targets(ctx.images, logits, ctx.gt_instances)
+        targets = self.attention_targets(ctx)
         return {"loss_attention": self.loss_weight_attention * attention_loss(logits, targets)}
 
     @torch.no_grad()
-    def attention_targets(self, images, attention_logits: List[Tensor], gt_instances) -> List[Tensor]:
+    def attention_targets(self, ctx: LossContext) -> List[Tensor]:
         """Per level (N, Hk, Wk) targets of the batch (1 face, 0 background, -1 ignored)."""
-        image_size = tuple(images.tensor.shape[-2:])
+        attention_logits = ctx.outputs["attention"]
         map_sizes = [tuple(z.shape[-2:]) for z in attention_logits]
         strides = self.anchor_generator.strides
+        sizes = level_sizes(ctx.anchors)
         per_image = []
-        for gt in gt_instances:
+        for i, gt in enumerate(ctx.gt_instances):
             targets, ignored = self.split_ignored(gt)
-            per_image.append(
-                attention_targets(
-                    targets.gt_boxes, image_size, strides, self.attention_size_ranges,
-                    map_sizes=map_sizes, ignore_boxes=ignored,
+            if self.attention_targets_mode == "matched":
+                labels = ctx.gt_labels[i]
+                positive = (labels >= 0) & (labels != self.num_classes)
+                per_image.append(
+                    matched_attention_targets(
+                        ctx.gt_boxes[i].cpu(), positive.cpu(), sizes, strides, map_sizes, ignore_boxes=ignored
+                    )
                 )
-            )
+            else:
+                per_image.append(
+                    attention_targets(
+                        targets.gt_boxes, tuple(ctx.images.tensor.shape[-2:]), strides, self.attention_size_ranges,
+                        map_sizes=map_sizes, ignore_boxes=ignored,
+                    )
+                )
         device = attention_logits[0].device
         return [torch.stack([t[k] for t in per_image]).to(device) for k in range(len(map_sizes))]
