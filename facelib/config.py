@@ -91,7 +91,7 @@ def merge_missing(dst, src):
 
 
 def add_facelib_config(cfg):
-    """Add the ``INPUT.FACE_AUG``, ``DATASETS.FACELIB``, ``TRAINER``, ``TEST.WIDER`` /
+    """Add the ``INPUT.FACE_AUG``, ``DATASETS.FACELIB``, ``TRAINER``, ``TEST.WIDER`` / ``FDDB`` /
     ``OCCLUSION_SEG`` keys to ``cfg`` in place; return ``cfg``.
 
     Idempotent: keys already present keep their values. facelib's default for detectron2's own
@@ -208,6 +208,11 @@ def _write_facelib_defaults(_C):
     _C.TEST.WIDER.NUM_THRESHOLDS = 1000
     # Write the official submission layout and PR-curve PNGs to OUTPUT_DIR/inference/<dataset>/.
     _C.TEST.WIDER.WRITE_SUBMISSION = True
+    # FDDB discrete ROC overlap (facelib/evaluation/fddb.py): "ellipse", the official tool's
+    # region IoU of the rasterised ellipse and detection rectangle (Jain & Learned-Miller, FDDB
+    # tech. report 2010); "box", IoU with the ellipse's bounding box (an approximation).
+    _C.TEST.FDDB = CN()
+    _C.TEST.FDDB.MATCH = "ellipse"
     # Occlusion segmentation quality (facelib/evaluation/occlusion_segmentation.py) on datasets
     # with occlusion masks, for models that output an image-level "occlusion_mask" (AOFD).
     _C.TEST.OCCLUSION_SEG = CN()

@@ -26,7 +26,7 @@ def _build_one(evaluator_type, cfg, dataset_name, output_dir):
     if evaluator_type == "fddb":
         from .fddb import FDDBEvaluator
 
-        return FDDBEvaluator(dataset_name, output_dir=output_dir)
+        return FDDBEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
     if evaluator_type in ("afw", "pascal_face"):
         from .afw_pascal import FaceEvalAPEvaluator
 
@@ -43,8 +43,8 @@ def build_face_evaluator(cfg, dataset_name, output_dir=None):
     ``wider_face`` and ``sfs`` -> ``WiderFaceEvaluator`` (``cfg.TEST.WIDER.*``),
     ``mafa`` -> :class:`~facelib.evaluation.mafa.MAFAEvaluator`, ``facemask`` ->
     :class:`~facelib.evaluation.mafa.FaceMaskEvaluator`, ``fddb`` ->
-    :class:`~facelib.evaluation.fddb.FDDBEvaluator`, ``afw`` / ``pascal_face`` ->
-    :class:`~facelib.evaluation.afw_pascal.FaceEvalAPEvaluator`. A list of types gives a
+    :class:`~facelib.evaluation.fddb.FDDBEvaluator` (``cfg.TEST.FDDB.MATCH``), ``afw`` /
+    ``pascal_face`` -> :class:`~facelib.evaluation.afw_pascal.FaceEvalAPEvaluator`. A list of types gives a
     ``DatasetEvaluators`` combining them (a one-element list gives the evaluator itself).
     With ``TEST.OCCLUSION_SEG.ENABLED``, datasets with occlusion masks (``sfs``, metadata
     ``occlusion_masks``) also get an :class:`OcclusionSegmentationEvaluator`.

@@ -17,18 +17,21 @@ what this module reproduces:
 * the per-image counts are summed over images at every threshold (a global score sweep) and
   written, from the lowest threshold up, as ``DiscROC.txt`` lines ``"<TP/N> <FP> <threshold>"``.
 
-Overlap here (``match=``):
-    ``"box"`` (default): IoU of the detection with the ellipse's axis-aligned bounding box,
-    both clipped to the image when its size is known. Fast; close to, not equal to, the official
-    numbers (an ellipse fills pi/4 of its box).
-    ``"ellipse"``: the official region overlap: the ellipse and the rectangle rasterised at pixel
-    centres ``(x + 0.5, y + 0.5)`` over the image. Needs ``height`` / ``width`` in the dataset
-    dicts. Boundary pixels may differ from OpenCV's drawing by one pixel.
+Overlap here (``match=``, config key ``TEST.FDDB.MATCH``):
+    ``"ellipse"`` (default): the official region overlap: the ellipse and the rectangle
+    rasterised at pixel centres ``(x + 0.5, y + 0.5)`` over the image. The image size is the
+    dict's ``height`` / ``width`` or, where those are absent (FDDB's annotation files carry no
+    sizes), read from the header of the image file ``file_name``. An image with neither falls
+    back to the ``"box"`` overlap (one warning gives their count). Boundary pixels may differ
+    from OpenCV's drawing by one pixel.
+    ``"box"``: IoU of the detection with the ellipse's axis-aligned bounding box, both clipped
+    to the image when its size is in the dict. Fast; an approximation of the official numbers
+    (an ellipse fills pi/4 of its box).
 
 Ellipses come from each annotation's ``attributes``: either ``"ellipse": [major, minor, angle,
 cx, cy]`` or the keys ``major_axis_radius``, ``minor_axis_radius``, ``angle``, ``center_x``,
 ``center_y`` (FDDB's ``ellipseList.txt`` order and names, angle in radians). Without them the
-annotation ``bbox`` is used as the face box (``"box"`` mode only).
+annotation ``bbox`` is used as the face box (``"box"`` mode only; ``"ellipse"`` raises).
 
 Reported: ``TPR@<n>FP`` (percent) for ``fp_points`` (default 1000): the highest TPR among the ROC
 points with at most ``n`` false positives. The full ROC is kept in ``self.roc`` (``tpr``, ``fp``,
@@ -211,13 +214,26 @@ def write_disc_roc(path, tpr, fp, thresholds):
             f.write(f"{float(t):.6g} {int(round(n))} {float(s):.6g}\n")
 
 
+def _header_size(file_name):
+    """``(height, width)`` from the image file's header, or None when it cannot be read."""
+    if not file_name:
+        return None
+    from facelib.data.datasets.common import read_image_size
+
+    try:
+        return read_image_size(file_name)
+    except OSError:
+        return None
+
+
 class FDDBEvaluator(FaceDetectionCollector):
     """FDDB discrete ROC; results ``{"fddb": {"TPR@1000FP": ..}}`` (percent).
 
     Args:
         dataset_name: registered FDDB dataset (one image per dict, ellipses in ``attributes``).
         output_dir: when given, ``DiscROC.txt`` is written there.
-        match: ``"box"`` (default) or ``"ellipse"`` (the official region overlap), see above.
+        match: ``"ellipse"`` (default, the official region overlap) or ``"box"`` (the
+            bounding-box approximation), see above.
         fp_points: false-positive counts at which the TPR is reported.
         iou_threshold: 0.5 (a pair counts when its overlap is ``> 0.5``, as in the tool).
     """
@@ -228,7 +244,7 @@ class FDDBEvaluator(FaceDetectionCollector):
         self,
         dataset_name,
         output_dir=None,
-        match="box",
+        match="ellipse",
         fp_points=(1000,),
         iou_threshold=0.5,
         distributed=True,
@@ -242,22 +258,36 @@ class FDDBEvaluator(FaceDetectionCollector):
         self.roc = None
         super().__init__(dataset_name, distributed=distributed)
 
-    def _overlaps(self, rec, boxes):
+    @classmethod
+    def from_config(cls, cfg, dataset_name, output_dir=None, distributed=True):
+        """Build from the ``TEST.FDDB`` keys of :func:`facelib.config.add_facelib_config`."""
+        return cls(dataset_name, output_dir=output_dir, match=cfg.TEST.FDDB.MATCH,
+                   distributed=distributed)
+
+    def _image_files(self):
+        """``{image_id: file_name}`` of the dataset (the ``image_id`` rule of ``load_gt_faces``)."""
+        from detectron2.data import DatasetCatalog
+
+        return {d.get("image_id", d.get("file_name")): d.get("file_name")
+                for d in DatasetCatalog.get(self._dataset_name)}
+
+    def _ellipses(self, rec):
         ellipses = [ellipse_params(a) for a in rec["attributes"]]
-        h, w = rec["height"], rec["width"]
-        if self._match == "ellipse":
-            if any(e is None for e in ellipses):
-                raise ValueError(
-                    f"{self._dataset_name}: match='ellipse' needs the ellipse parameters in every "
-                    "annotation's attributes (keys " + ", ".join(_ELLIPSE_KEYS) + ")"
-                )
-            if h is None or w is None:
-                raise ValueError(f"{self._dataset_name}: match='ellipse' needs 'height' and 'width'")
-            return ellipse_rect_iou(ellipses, boxes, h, w)
+        if self._match == "ellipse" and any(e is None for e in ellipses):
+            raise ValueError(
+                f"{self._dataset_name}: match='ellipse' needs the ellipse parameters in every "
+                "annotation's attributes (keys " + ", ".join(_ELLIPSE_KEYS) + "); "
+                "match='box' (TEST.FDDB.MATCH) uses the annotation boxes instead"
+            )
+        return ellipses
+
+    @staticmethod
+    def _box_overlaps(rec, boxes, ellipses):
         gt_boxes = np.array(
             [ellipse_bbox(*e) if e is not None else list(b) for e, b in zip(ellipses, rec["boxes"])],
             dtype=np.float64,
         ).reshape(-1, 4)
+        h, w = rec["height"], rec["width"]
         if h is not None and w is not None:
             gt_boxes = _clip_xywh(gt_boxes, h, w)
             boxes = _clip_xywh(boxes, h, w)
@@ -265,12 +295,33 @@ class FDDBEvaluator(FaceDetectionCollector):
 
     def evaluate_predictions(self, predictions):
         gt = load_gt_faces(self._dataset_name)
+        files = None
         num_faces = 0
+        num_box_fallback = 0
         steps = []
-        for _, rec, boxes, scores in align_predictions(gt, predictions, self._logger, self._dataset_name):
+        aligned = align_predictions(gt, predictions, self._logger, self._dataset_name)
+        for image_id, rec, boxes, scores in aligned:
             num_faces += len(rec["boxes"])
-            iou = self._overlaps(rec, boxes)
+            ellipses = self._ellipses(rec)
+            size = None
+            if self._match == "ellipse":
+                if rec["height"] is not None and rec["width"] is not None:
+                    size = (rec["height"], rec["width"])
+                else:
+                    if files is None:
+                        files = self._image_files()
+                    size = _header_size(files.get(image_id))
+                    num_box_fallback += int(size is None)
+            if size is not None:
+                iou = ellipse_rect_iou(ellipses, boxes, *size)
+            else:
+                iou = self._box_overlaps(rec, boxes, ellipses)
             steps.append(image_roc_steps(iou, scores, self._iou_threshold))
+        if num_box_fallback:
+            self._logger.warning(
+                f"{self._dataset_name}: {num_box_fallback} of {len(gt)} images have no height/width "
+                "and no readable image file; their overlaps use the box approximation (match='box')"
+            )
         tpr, fp, thresholds = discrete_roc(steps, num_faces)
         self.roc = {"tpr": tpr, "fp": fp, "thresholds": thresholds, "num_faces": num_faces}
 

@@ -4,33 +4,45 @@ set evaluation: VOC AP at IoU 0.5 under the protocols the occluded-face papers r
 MAFA test labels give every face a ``face_type``: 1 masked, 2 unmasked, 3 invalid. The loaders
 turn type 3 into ``ignore=1`` and type 1 into ``masked=True`` (``docs/data_format.md``).
 
-Protocols (``AP_<name>`` in the results, percent). "Ignored" faces below are faces whose matched
-detections are neither TP nor FP (:func:`facelib.evaluation.box_matching.match_image`):
+Protocols (``AP_<name>`` in the results, percent). Every face is, per protocol, a **positive**,
+an **ignored** face (a detection matched to it is neither TP nor FP,
+:func:`facelib.evaluation.box_matching.match_image`) or **background** (left out of the ground
+truth, like an unlabeled face: a detection on it is a FP unless it matches another face):
 
-``masked``  ("masked only")
+``masked``  ("masked only", ignoring unmasked faces)
     positives: masked faces with ``ignore=0``; unmasked and ``ignore=1`` faces are ignored.
     The LLE-CNN protocol (Ge et al. 2017 report 76.4 AP on the MAFA test set) and the
     "occluded" column of FAN (Wang, Yuan, Yu, "Face Attention Network", 2017, Table 3: 76.5 with
     attention, 75.5 without).
+``masked_strict``  ("'masked' only" of AOFD)
+    positives: masked faces with ``ignore=0``; unmasked faces are background, so detections of
+    them are FPs; ``ignore=1`` faces stay ignored. The rule of AOFD (Chen, Song, He, "Adversarial
+    Occlusion-aware Face Detection", BTAS 2018, Sec. 4.2, Table 1 "'masked' only": 83.5 for AOFD,
+    beside FAN's 76.5), where "unmasked and unlabeled face detections ... are regarded as FPs
+    when evaluating masked faces". AOFD does not say how its 'Ignored' faces enter this column;
+    facelib keeps them ignored, as the protocols that leave face_type 3 out do: they are
+    labeled faces (blurry, deformed or under 32 pixels, Sec. 4.2), not unlabeled ones.
 ``all``  ("without 'Ignored'", the whole test set minus face_type 3)
     positives: every face with ``ignore=0`` (masked and unmasked); ``ignore=1`` faces are ignored.
     FAN's "all" column (Table 3: 88.3 with attention, 87.0 without; Table 6 lists 88.3 as FAN's
-    MAFA test mAP beside LLE-CNNs 76.4 and AOFD 77.3).
+    MAFA test mAP beside LLE-CNNs 76.4 and AOFD 77.3); AOFD Table 1 "w/o 'Ignored'" (91.9).
 ``all_with_ignored``
-    positives: every face, ``ignore=1`` included, nothing ignored. A diagnostic upper bound on
-    difficulty; not a number the papers above report.
+    positives: every face, ``ignore=1`` included, nothing ignored: the whole test set, as in
+    AOFD's Table 1 "All" column (81.3), which the paper does not define further.
 
 Box shape: MAFA's boxes are (nearly) square, while detectors trained on WIDER FACE predict
 boxes about 0.8 as wide as tall. With ``square="max"`` (the MAFA default) every **prediction** is
 replaced, before matching, by the square of side ``max(w, h)`` with the same centre: the
 smallest square that contains the predicted box, i.e. the face height for a WIDER-style box,
 which is what the MAFA square spans (forehead to chin). ``square="sqrt"`` uses the
-area-preserving side ``sqrt(w * h)`` instead; ``square=None`` keeps the boxes. The papers do not
-state their conversion, so both are offered; ``max`` is facelib's choice. Ground-truth boxes are
+area-preserving side ``sqrt(w * h)`` instead; ``square=None`` keeps the boxes. AOFD (Sec. 4.2)
+transforms its rectangles into squares without stating how; the other papers do not state
+their conversion, so both are offered; ``max`` is facelib's choice. Ground-truth boxes are
 never changed.
 
 The face-mask set (evaluator_type ``facemask``) uses :class:`FaceMaskEvaluator`: protocols
-``all`` and ``masked`` with the same definitions and no squaring (its boxes are free-form).
+``all`` and ``masked`` by default (``masked_strict`` on request) with the same definitions and
+no squaring (its boxes are free-form).
 """
 import os
 from collections import OrderedDict
@@ -41,9 +53,16 @@ from detectron2.utils.logger import create_small_table
 from .box_matching import align_predictions, average_precision, load_gt_faces, match_image, pairwise_iou
 from .collect import FaceDetectionCollector
 
-__all__ = ["square_boxes", "protocol_flags", "MAFAEvaluator", "FaceMaskEvaluator", "MASK_PROTOCOLS"]
+__all__ = [
+    "square_boxes",
+    "protocol_flags",
+    "match_protocol",
+    "MAFAEvaluator",
+    "FaceMaskEvaluator",
+    "MASK_PROTOCOLS",
+]
 
-MASK_PROTOCOLS = ("all", "masked", "all_with_ignored")
+MASK_PROTOCOLS = ("all", "masked", "all_with_ignored", "masked_strict")
 
 
 def square_boxes(boxes_xywh, mode="max"):
@@ -65,18 +84,44 @@ def square_boxes(boxes_xywh, mode="max"):
 
 
 def protocol_flags(protocol, ignore, masked):
-    """Per-face ``(positive, ignored)`` bool arrays for one protocol (see the module docstring)."""
+    """Per-face ``(positive, ignored)`` bool arrays for one protocol (see the module docstring).
+
+    Faces that are neither (the unmasked faces of ``masked_strict``) are background: they are
+    left out of the ground truth before matching (:func:`match_protocol`).
+    """
     ignore = np.asarray(ignore, dtype=bool)
     masked = np.asarray(masked, dtype=bool)
     if protocol == "all":
         positive = ~ignore
-    elif protocol == "masked":
+    elif protocol in ("masked", "masked_strict"):
         positive = masked & ~ignore
     elif protocol == "all_with_ignored":
         positive = np.ones_like(ignore)
     else:
         raise ValueError(f"unknown protocol {protocol!r}; known: {MASK_PROTOCOLS}")
-    return positive, ~positive
+    ignored = ignore & ~positive if protocol == "masked_strict" else ~positive
+    return positive, ignored
+
+
+def match_protocol(protocol, boxes, scores, rec, iou=None, iou_threshold=0.5):
+    """:func:`~facelib.evaluation.box_matching.match_image` of one image under ``protocol``.
+
+    ``boxes`` / ``scores``: the image's XYWH detections; ``rec``: its
+    :func:`~facelib.evaluation.box_matching.load_gt_faces` record; ``iou``: optional precomputed
+    ``(D, G)`` overlaps. Background faces are dropped from the ground truth, so a detection takes
+    the best of the remaining faces; ``gt_index`` refers to ``rec``'s faces.
+    """
+    if iou is None:
+        iou = pairwise_iou(boxes, rec["boxes"])
+    positive, ignored = protocol_flags(protocol, rec["ignore"], rec["masked"])
+    keep = positive | ignored
+    if keep.all():
+        return match_image(boxes, scores, rec["boxes"], ignored, iou_threshold, iou=iou)
+    kept = np.flatnonzero(keep)
+    m = match_image(boxes, scores, rec["boxes"][kept], ignored[kept], iou_threshold, iou=iou[:, kept])
+    if len(kept):
+        m.gt_index = np.where(m.gt_index >= 0, kept[np.clip(m.gt_index, 0, None)], -1)
+    return m
 
 
 class MAFAEvaluator(FaceDetectionCollector):
@@ -86,7 +131,8 @@ class MAFAEvaluator(FaceDetectionCollector):
         dataset_name: a registered dataset whose dicts carry ``ignore`` / ``masked``.
         output_dir: when given, ``<task>_pr.npz`` (recall / precision per protocol) is written
             there with the PR-curve figure ``<task>_pr.png``.
-        protocols: subset of ``("all", "masked", "all_with_ignored")`` (default: all three).
+        protocols: subset of ``("all", "masked", "all_with_ignored", "masked_strict")``
+            (default: all four, in that order).
         square: ``"max"`` (default), ``"sqrt"`` or ``None``: see the module docstring.
         iou_threshold: 0.5 (VOC ``>=`` rule).
     """
@@ -125,10 +171,7 @@ class MAFAEvaluator(FaceDetectionCollector):
             boxes = square_boxes(boxes, self._square)
             iou = pairwise_iou(boxes, rec["boxes"])
             for p in self._protocols:
-                _, ignored = protocol_flags(p, rec["ignore"], rec["masked"])
-                per_protocol[p].append(
-                    match_image(boxes, scores, rec["boxes"], ignored, self._iou_threshold, iou=iou)
-                )
+                per_protocol[p].append(match_protocol(p, boxes, scores, rec, iou, self._iou_threshold))
 
         res = OrderedDict()
         counts = {}
@@ -170,7 +213,8 @@ class MAFAEvaluator(FaceDetectionCollector):
 
 
 class FaceMaskEvaluator(MAFAEvaluator):
-    """The face-mask set (evaluator_type ``facemask``): ``AP_all`` and ``AP_masked``, no squaring.
+    """The face-mask set (evaluator_type ``facemask``): ``AP_all`` and ``AP_masked``, no squaring
+    (``protocols=`` adds e.g. ``"masked_strict"``).
 
     Results ``{"facemask": {"AP_all": .., "AP_masked": ..}}``.
     """

@@ -66,6 +66,19 @@ def test_wider_face_and_sfs_take_the_test_wider_keys(register):
     assert (ev._iou_mode, ev._num_thresholds) == ("float", 200)
 
 
+def test_fddb_match_key_reaches_the_evaluator(register):
+    from facelib.config import add_facelib_config
+
+    cfg = add_facelib_config(get_cfg())
+    assert cfg.TEST.FDDB.MATCH == "ellipse"  # the official overlap is the default
+    assert build_face_evaluator(cfg, register("fddb"))._match == "ellipse"
+    cfg.TEST.FDDB.MATCH = "box"
+    assert build_face_evaluator(cfg, register("fddb"))._match == "box"
+    cfg.TEST.FDDB.MATCH = "polygon"
+    with pytest.raises(ValueError, match="polygon"):
+        build_face_evaluator(cfg, register("fddb"))
+
+
 def test_list_of_types(register):
     ev = build_face_evaluator(_face_cfg(), register(["mafa", "facemask"]))
     assert isinstance(ev, DatasetEvaluators)

@@ -1,4 +1,5 @@
 """FDDB discrete ROC on hand-made cases (TP/FP counts per threshold worked out below)."""
+import logging
 import math
 import uuid
 
@@ -7,6 +8,7 @@ import pytest
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 
+from facelib.evaluation import fddb as fddb_module
 from facelib.evaluation.fddb import (
     FDDBEvaluator,
     discrete_roc,
@@ -105,7 +107,8 @@ def test_fddb_evaluator_box_mode(names, tmp_path):
                         [0, 0, 20, 40]], dtype=float),  # .5 exact -> TP
               np.array([0.75, 0.6, 0.5])),
     }
-    ev = FDDBEvaluator(name, output_dir=str(tmp_path), fp_points=(0, 3, 4, 1000), distributed=False)
+    ev = FDDBEvaluator(name, output_dir=str(tmp_path), match="box", fp_points=(0, 3, 4, 1000),
+                       distributed=False)
     res = ev.evaluate_predictions(preds)["fddb"]
     # threshold: TP, FP (3 faces)
     #   .9: 1, 0   .8: 2, 0   .75: 2, 1   .7: 2, 2   .6: 2, 4   .5: 3, 4
@@ -130,10 +133,12 @@ def test_fddb_box_vs_ellipse_mode(names):
     name = _register(dicts)
     names.append(name)
     preds = {"C": (np.array([[36, 36, 28, 28]], dtype=float), np.array([0.9]))}
-    box = FDDBEvaluator(name, distributed=False).evaluate_predictions(preds)["fddb"]
+    box = FDDBEvaluator(name, match="box", distributed=False).evaluate_predictions(preds)["fddb"]
     ell = FDDBEvaluator(name, match="ellipse", distributed=False).evaluate_predictions(preds)["fddb"]
+    default = FDDBEvaluator(name, distributed=False).evaluate_predictions(preds)["fddb"]
     assert box["TPR@1000FP"] == pytest.approx(100.0)
     assert ell["TPR@1000FP"] == pytest.approx(0.0)
+    assert default == ell  # the official overlap is the default
 
 
 def test_ellipse_mode_needs_ellipses(names):
@@ -143,8 +148,86 @@ def test_ellipse_mode_needs_ellipses(names):
     names.append(name)
     preds = {"D": (np.array([[0, 0, 10, 10]], dtype=float), np.array([0.9]))}
     # box mode falls back to the annotation bbox
-    assert FDDBEvaluator(name, distributed=False).evaluate_predictions(preds)["fddb"]["TPR@1000FP"] == 100.0
+    box = FDDBEvaluator(name, match="box", distributed=False).evaluate_predictions(preds)["fddb"]
+    assert box["TPR@1000FP"] == 100.0
     with pytest.raises(ValueError, match="ellipse"):
-        FDDBEvaluator(name, match="ellipse", distributed=False).evaluate_predictions(preds)
+        FDDBEvaluator(name, distributed=False).evaluate_predictions(preds)
     with pytest.raises(ValueError):
         FDDBEvaluator(name, match="polygon", distributed=False)
+
+
+# circle of radius 20 at (50, 50): bounding square [30, 30, 40, 40]; the 28 x 28 square Q at
+# [36, 36, 28, 28] lies inside the circle (its farthest pixel centre is 13.5 * sqrt(2) = 19.1 from
+# the centre). Hand values: region IoU of the circle and its box pi / 4 = 0.785; of the circle
+# and Q 784 / (400 pi) = 0.624 (> .5, TP); box IoU of Q 784 / 1600 = 0.49 (FP).
+CIRCLE = (20.0, 20.0, 0.0, 50.0, 50.0)
+SQUARE_Q = [36.0, 36.0, 28.0, 28.0]
+
+
+def test_circle_region_iou_hand_values():
+    iou = ellipse_rect_iou([CIRCLE], [[30, 30, 40, 40], SQUARE_Q], 100, 100)
+    # the pixel count of the circle is within 1% of 400 pi at radius 20
+    assert iou[0, 0] == pytest.approx(math.pi / 4, rel=0.01)
+    assert iou[1, 0] == pytest.approx(784 / (400 * math.pi), rel=0.01)
+
+
+def _circle_dict(image_id, **extra):
+    return {"file_name": f"{image_id}.jpg", "image_id": image_id, "annotations": [_face(*CIRCLE)], **extra}
+
+
+def test_circle_box_detection_under_both_rules(names):
+    """At the 0.5 threshold: the circle's own box is a TP under both rules (1.0 vs 0.785); Q is a
+    TP under the ellipse rule (0.624) and a FP under the box rule (0.49)."""
+    name = _register([_circle_dict("E1", height=100, width=100), _circle_dict("E2", height=100, width=100)])
+    names.append(name)
+    preds = {"E1": (np.array([[30, 30, 40, 40]], dtype=float), np.array([0.9])),
+             "E2": (np.array([SQUARE_Q], dtype=float), np.array([0.8]))}
+    ell = FDDBEvaluator(name, fp_points=(0,), distributed=False).evaluate_predictions(preds)["fddb"]
+    box = FDDBEvaluator(name, match="box", fp_points=(0,), distributed=False)
+    box = box.evaluate_predictions(preds)["fddb"]
+    assert ell["TPR@0FP"] == pytest.approx(100.0)  # 2 of 2 faces, no FP
+    assert box["TPR@0FP"] == pytest.approx(50.0)  # E1 TP; Q is the only FP (at .8, below E1's .9)
+
+
+def test_ellipse_size_from_image_header(names, tmp_path, monkeypatch, caplog):
+    """No height / width in the dict: the size comes from the image file's header."""
+    from PIL import Image
+
+    path = tmp_path / "H.png"
+    Image.new("RGB", (120, 80)).save(path)  # width 120, height 80
+    d = _circle_dict("H")
+    d["file_name"] = str(path)
+    name = _register([d])
+    names.append(name)
+    seen = []
+    real = fddb_module.ellipse_rect_iou
+
+    def spy(ellipses, boxes, height, width):
+        seen.append((height, width))
+        return real(ellipses, boxes, height, width)
+
+    monkeypatch.setattr(fddb_module, "ellipse_rect_iou", spy)
+    preds = {"H": (np.array([SQUARE_Q], dtype=float), np.array([0.9]))}
+    with caplog.at_level(logging.WARNING, logger="facelib.evaluation.fddb"):
+        res = FDDBEvaluator(name, distributed=False).evaluate_predictions(preds)["fddb"]
+    assert seen == [(80, 120)]
+    assert res["TPR@1000FP"] == pytest.approx(100.0)  # Q: region IoU .624 -> TP
+    assert not [r for r in caplog.records if "box approximation" in r.getMessage()]
+
+
+def test_ellipse_falls_back_to_box_without_size(names, tmp_path, caplog):
+    """Neither a size in the dict nor an image file: box overlap for that image, one warning."""
+    dicts = [_circle_dict("S", height=100, width=100),  # ellipse rule: Q TP
+             _circle_dict("M1"), _circle_dict("M2")]  # no size, no file: box rule, Q FP
+    for d in dicts[1:]:
+        d["file_name"] = str(tmp_path / f"{d['image_id']}.jpg")  # does not exist
+    name = _register(dicts)
+    names.append(name)
+    q = (np.array([SQUARE_Q], dtype=float), np.array([0.9]))
+    preds = {"S": q, "M1": q, "M2": q}
+    with caplog.at_level(logging.WARNING, logger="facelib.evaluation.fddb"):
+        res = FDDBEvaluator(name, distributed=False).evaluate_predictions(preds)["fddb"]
+    assert res["TPR@1000FP"] == pytest.approx(100.0 / 3)  # 1 TP (S), 2 FP (M1, M2) of 3 faces
+    warnings = [r for r in caplog.records if "box approximation" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert "2 of 3 images" in warnings[0].getMessage()

@@ -8,7 +8,13 @@ import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode, Boxes, Instances
 
-from facelib.evaluation.mafa import FaceMaskEvaluator, MAFAEvaluator, protocol_flags, square_boxes
+from facelib.evaluation.mafa import (
+    FaceMaskEvaluator,
+    MAFAEvaluator,
+    match_protocol,
+    protocol_flags,
+    square_boxes,
+)
 
 
 def _ann(box, masked=False, ignore=0):
@@ -69,6 +75,11 @@ def test_protocol_flags():
     assert protocol_flags("all", ignore, masked)[0].tolist() == [True, True, False, False]
     assert protocol_flags("masked", ignore, masked)[0].tolist() == [True, False, False, False]
     assert protocol_flags("all_with_ignored", ignore, masked)[0].tolist() == [True] * 4
+    # AOFD's rule: same positives as "masked", only the ignore=1 faces are ignored; the unmasked
+    # face (index 1) is neither: background
+    positive, ignored = protocol_flags("masked_strict", ignore, masked)
+    assert positive.tolist() == [True, False, False, False]
+    assert ignored.tolist() == [False, False, True, True]
     with pytest.raises(ValueError):
         protocol_flags("unmasked", ignore, masked)
 
@@ -76,7 +87,7 @@ def test_protocol_flags():
 def test_mafa_protocols_square_max(dataset, tmp_path):
     ev = MAFAEvaluator(dataset, output_dir=str(tmp_path), distributed=False)
     res = ev.evaluate_predictions(PREDS)["mafa"]
-    assert list(res) == ["AP_all", "AP_masked", "AP_all_with_ignored"]
+    assert list(res) == ["AP_all", "AP_masked", "AP_all_with_ignored", "AP_masked_strict"]
     # all (F0 F1 F3 positive, F2 ignored): p5 FP, p0 TP, p4 TP, p1 TP, (p2 ignored), p3 FP
     #   recall 0 1/3 2/3 1 1, precision 0 .5 .667 .75 .6 -> envelope .75 everywhere -> AP 75
     assert res["AP_all"] == pytest.approx(75.0)
@@ -85,6 +96,10 @@ def test_mafa_protocols_square_max(dataset, tmp_path):
     assert res["AP_masked"] == pytest.approx(200.0 / 3)
     # all_with_ignored (4 positives): p5 FP, p0 p4 p1 p2 TP, p3 FP -> precision .8 at recall 1 -> 80
     assert res["AP_all_with_ignored"] == pytest.approx(80.0)
+    # masked_strict (F0 F3 positive, F1 background, F2 ignored): p1 now FP (it overlaps no kept
+    #   face), the rest as for masked: p5 FP, p0 TP, p4 TP, p1 FP, p3 FP: recall 0 .5 1 1 1,
+    #   precision 0 .5 2/3 .5 .4 -> envelope 2/3 -> AP 66.67 (the p1 FP comes after recall 1)
+    assert res["AP_masked_strict"] == pytest.approx(200.0 / 3)
     assert os.path.isfile(tmp_path / "mafa_pr.npz")
     assert os.path.getsize(tmp_path / "mafa_pr.png") > 0
     pr = np.load(tmp_path / "mafa_pr.npz")
@@ -110,6 +125,59 @@ def test_facemask_defaults(dataset):
     assert res["AP_all"] == pytest.approx(100.0 / 3)  # no squaring: as in the test above
     # masked: p5 FP, p0 FP, p4 TP, p3 FP -> precision 1/3 at recall .5 -> AP = .5 / 3
     assert res["AP_masked"] == pytest.approx(50.0 / 3)
+
+
+# one image: M masked, U unmasked, I ignored (face_type 3, not masked), a detection on each
+STRICT_DICTS = [
+    {"file_name": "s.jpg", "image_id": "s", "height": 500, "width": 500, "annotations": [
+        _ann([0, 0, 100, 100], masked=True),  # M
+        _ann([200, 0, 100, 100], masked=False),  # U
+        _ann([0, 200, 100, 100], masked=False, ignore=1),  # I
+    ]},
+]
+STRICT_PREDS = {
+    "s": (np.array([[200, 0, 100, 100],  # dU .9 -> U
+                    [0, 200, 100, 100],  # dI .8 -> I
+                    [0, 0, 100, 100]],  # dM .7 -> M
+                   dtype=np.float64), np.array([0.9, 0.8, 0.7])),
+}
+
+
+def test_masked_strict_counts_unmasked_detections_as_fp():
+    """LLE-CNN / FAN rule vs AOFD's rule on one hand-made image (AP worked out by hand)."""
+    name = f"test_mafa_strict_{uuid.uuid4().hex[:8]}"
+    DatasetCatalog.register(name, lambda: [dict(d) for d in STRICT_DICTS])
+    MetadataCatalog.get(name).set(thing_classes=["face"], evaluator_type="mafa")
+    try:
+        ev = MAFAEvaluator(name, protocols=["masked", "masked_strict", "all"], distributed=False)
+        res = ev.evaluate_predictions(STRICT_PREDS)["mafa"]
+    finally:
+        DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)
+    # masked (LLE-CNN, FAN): dU and dI hit ignored faces; dM TP -> precision 1 at recall 1 -> 100
+    assert res["AP_masked"] == pytest.approx(100.0)
+    # masked_strict (AOFD): dU FP (U is background), dI still ignored, dM TP:
+    #   recall 0 1, precision 0 .5 -> AP .5 (33.3 if dI were a FP too)
+    assert res["AP_masked_strict"] == pytest.approx(50.0)
+    # all: dU TP, dI ignored, dM TP -> 100
+    assert res["AP_all"] == pytest.approx(100.0)
+    np.testing.assert_allclose(ev.pr_curves["masked_strict"][0], [0, 1])
+    np.testing.assert_allclose(ev.pr_curves["masked_strict"][1], [0, 0.5])
+
+
+def test_match_protocol_gt_index_refers_to_all_faces():
+    rec = {"boxes": np.array([[0, 0, 100, 100], [200, 0, 100, 100], [0, 200, 100, 100]], dtype=float),
+           "ignore": np.array([False, False, True]), "masked": np.array([False, True, False])}
+    boxes, scores = STRICT_PREDS["s"]
+    m = match_protocol("masked_strict", boxes, scores, rec)
+    # face 0 (unmasked) is background: dU hits face 1 (TP), dI face 2 (ignored), dM nothing (FP)
+    assert m.gt_index.tolist() == [1, 2, -1]
+    assert m.tp.tolist() == [True, False, False] and m.fp.tolist() == [False, False, True]
+    assert m.num_pos == 1
+    # only background faces: every detection is a FP, no positive
+    rec_u = {"boxes": rec["boxes"][:1], "ignore": np.array([False]), "masked": np.array([False])}
+    m = match_protocol("masked_strict", boxes, scores, rec_u)
+    assert m.fp.all() and m.num_pos == 0 and (m.gt_index == -1).all()
 
 
 def test_process_path_and_missing_image(dataset):

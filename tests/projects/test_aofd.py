@@ -90,6 +90,49 @@ def test_compact_blob_scores_lower_than_scattered_same_area():
     assert compact_loss(both, "none").tolist() == pytest.approx([5.0, 8.0])
     assert compact_loss(both).item() == pytest.approx(6.5)
     assert compact_loss(torch.ones(7, 7)).item() == 0.0
+    # the batch reductions of MODEL.AOFD.COMPACT_LOSS_REDUCTION: 5 + 8 = 13 summed; times the 512
+    # channels of a VGG16 conv5 RoI the mask is tiled to = 6656 (x gamma 1e-6 = 0.0067)
+    assert compact_loss(both, "sum").item() == pytest.approx(13.0)
+    assert compact_loss(both, "sum_channels", num_channels=512).item() == pytest.approx(6656.0)
+    with pytest.raises(ValueError):
+        compact_loss(both, "max")
+
+
+def test_dropped_components_and_compactness_by_hand():
+    from facelib.projects.aofd.mask_stats import dropped_components, mask_compactness
+
+    blob = _dropped([(3, 3), (3, 4), (4, 3), (4, 4)])
+    scattered = _dropped([(1, 1), (1, 5), (5, 1), (5, 5)])
+    diagonal = _dropped([(0, 0), (1, 1)])  # touching corners only: two regions (4-neighbourhood)
+    strip = _dropped([(6, x) for x in range(7)])
+    assert [dropped_components(m) for m in (blob, scattered, diagonal, strip, torch.ones(7, 7))] == [1, 4, 2, 1, 0]
+    stats = mask_compactness(torch.stack([blob, scattered])[:, None])
+    assert stats["masks"] == 2 and stats["components"] == 2.5 and stats["one_region"] == 0.5
+    assert stats["l_com"] == pytest.approx(6.5)
+
+
+def test_generator_straight_mapping_by_hand():
+    """"residual": the first conv's output is added to the last conv's input (Sec. 3.3)."""
+    from facelib.projects.aofd.mask_generator import MaskGenerator
+
+    torch.manual_seed(0)
+    res = MaskGenerator(4, 6, 4, straight_mapping="residual")
+    for conv in res.convs:
+        torch.nn.init.normal_(conv.weight, std=0.3)
+    plain = MaskGenerator(4, 6, 4, straight_mapping="none")
+    plain.load_state_dict(res.state_dict())
+    x = torch.randn(2, 4, 7, 7)
+    c = res.convs
+    h1 = F.relu(c[0](x))
+    h3 = F.relu(c[2](F.relu(c[1](h1))))
+    assert torch.allclose(res(x), c[3](h3 + h1), atol=1e-6)
+    assert torch.allclose(plain(x), c[3](h3), atol=1e-6)
+    assert not torch.allclose(res(x), plain(x))
+    with pytest.raises(ValueError):
+        MaskGenerator(4, 6, 2, straight_mapping="residual")
+    cfg = config_from_file(os.path.join("configs", "aofd_tiny_cpu.yaml"))
+    assert cfg.MODEL.AOFD.GENERATOR_STRAIGHT_MAPPING == "residual"
+    assert seeded_model(cfg).roi_heads.mask_generator.straight_mapping == "residual"
 
 
 # ---------------------------------------------------------------------- hard selection

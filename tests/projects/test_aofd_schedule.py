@@ -29,21 +29,28 @@ def _schedule(*opts, num_images=lambda ds: 8, available=_all_available):
 
 # ---------------------------------------------------------------------- schedule as data
 def test_tiny_schedule_layout_modes_and_weights():
+    """Sec. 4.1's order: plain Faster R-CNN (no masks, no segmentation), the generator against
+    the frozen detector, then the detector + segmentation with the generator fixed."""
     s = _schedule()
-    assert [(x.name, x.mode, x.start, x.end) for x in s.stages] == [
-        ("pretrain", "detector", 0, 2), ("adversarial", "adversarial", 2, 6),
-        ("sfs", "detector", 6, 8), ("wider_sfs", "detector", 8, 10),
-        ("sfs_final", "detector", 10, 12)]  # sfs_final: 0.25 epochs x 8 images / batch 1 = 2
+    assert [(x.name, x.mode, x.start, x.end, x.masks) for x in s.stages] == [
+        ("pretrain", "detector", 0, 2, False), ("generator", "generator", 2, 6, True),
+        ("sfs", "detector", 6, 8, True), ("wider_sfs", "detector", 8, 10, True),
+        ("sfs_final", "detector", 10, 12, True)]  # sfs_final: 0.25 epochs x 8 images / batch 1 = 2
     assert s.total_iters == 12
     assert [s.stage_at(i).name for i in (0, 1, 2, 5, 6, 9, 11)] == [
-        "pretrain", "pretrain", "adversarial", "adversarial", "sfs", "wider_sfs", "sfs_final"]
-    adv = s.stages[1]
-    assert [adv.mode_at(i) for i in range(2, 6)] == ["generator", "detector"] * 2
+        "pretrain", "pretrain", "generator", "generator", "sfs", "wider_sfs", "sfs_final"]
+    assert [s.stages[1].mode_at(i) for i in range(2, 6)] == ["generator"] * 4
     with pytest.raises(ValueError):
-        adv.mode_at(6)
-    # segmentation weight: MODEL.AOFD.SEG_LOSS_WEIGHT (1e-5) except WIDER + SFS (1e-7, Sec. 4.1)
-    assert [x.seg_loss_weight for x in s.stages] == [1e-5, 1e-5, 1e-5, 1e-7, 1e-5]
+        s.stages[1].mode_at(6)
+    # segmentation weight: none while pretraining, MODEL.AOFD.SEG_LOSS_WEIGHT (1e-5) except
+    # WIDER + SFS (1e-7, Sec. 4.1)
+    assert [x.seg_loss_weight for x in s.stages] == [0.0, 1e-5, 1e-5, 1e-7, 1e-5]
     assert all(x.datasets == ("synthetic_faces_tiny",) for x in s.stages)
+    # the alternation switch: "adversarial" in place of "generator"
+    alt = _schedule("AOFD_SCHEDULE.STAGES", ["pretrain", "adversarial", "sfs", "wider_sfs", "sfs_final"])
+    adv = alt.stages[1]
+    assert (adv.name, adv.start, adv.end) == ("adversarial", 2, 6)
+    assert [adv.mode_at(i) for i in range(2, 6)] == ["generator", "detector"] * 2
 
 
 def test_adversarial_cycle_epochs_and_stage_selection():
@@ -75,12 +82,14 @@ def test_paper_schedule_lengths_and_fallbacks():
     present = {"facemask_train", "synthetic_faces_train"}
     s = build_schedule(cfg, num_images=lambda ds: {("synthetic_faces_train",): 400}[ds],
                        available=present.__contains__)
-    assert [(x.name, x.iters) for x in s.stages] == [
-        ("adversarial", 10000), ("sfs", 10000), ("wider_sfs", 50000), ("sfs_final", 1200)]
-    assert s.stages[0].datasets == ("facemask_train",)
-    assert s.stages[2].datasets == ("facemask_train", "synthetic_faces_train")
-    assert s.stages[2].seg_loss_weight == 1e-7 and s.stages[1].seg_loss_weight == 1e-5
-    assert s.total_iters == 71200 and s.stages[0].base_lr == 0.001
+    assert [(x.name, x.iters, x.masks) for x in s.stages] == [
+        ("pretrain", 50000, False), ("generator", 10000, True), ("sfs", 10000, True),
+        ("wider_sfs", 50000, True), ("sfs_final", 1200, True)]
+    assert s.stages[0].datasets == s.stages[1].datasets == ("facemask_train",)
+    assert s.stages[3].datasets == ("facemask_train", "synthetic_faces_train")
+    assert s.stages[3].seg_loss_weight == 1e-7 and s.stages[2].seg_loss_weight == 1e-5
+    assert s.stages[0].seg_loss_weight == 0.0
+    assert s.total_iters == 121200 and s.stages[1].base_lr == 0.001
 
 
 def test_resolve_datasets():
@@ -132,7 +141,8 @@ class _Recorder(HookBase):
         (g0, d0), (g1, d1) = self._before, self._snapshot()
         m = self.trainer.model
         self.rows.append(dict(
-            iter=self.trainer.iter, stage=m.training_stage, seg=m.seg_loss_weight,
+            iter=self.trainer.iter, stage=m.training_stage, seg=m.seg_loss_weight, masks=m.roi_masks_on,
+            masked_rois=m.roi_heads.last_mask_types is not None,
             lr=self.trainer.optimizer.param_groups[0]["lr"],
             gen_changed=not torch.equal(g0, g1), det_changed=not torch.equal(d0, d1),
             # losses logged in this iteration (detectron2 logs a lone loss only as total_loss)
@@ -161,21 +171,33 @@ def test_tiny_config_runs_every_stage(tmp_path):
     trainer.train()
     assert trainer.max_iter == 12 and [r["iter"] for r in rec.rows] == list(range(12))
     stages = [r["stage"] for r in rec.rows]
-    assert stages == ["detector"] * 2 + ["generator", "detector"] * 2 + ["detector"] * 6
+    assert stages == ["detector"] * 2 + ["generator"] * 4 + ["detector"] * 6
     for r in rec.rows:
         if r["stage"] == "generator":  # only the generator trains; only L_g is returned
             assert r["gen_changed"] and not r["det_changed"]
-            # L_g = gamma L_com - eta L_c alone, negative (gamma = 1e-6)
-            assert r["losses"] == [] and r["total"] < 0
+            # L_g = gamma L_com - eta L_c alone
+            assert r["losses"] == []
         else:  # the generator is frozen; detector + segmentation losses
             assert r["det_changed"] and not r["gen_changed"]
+    # pretraining is a plain Faster R-CNN: no RoI masks, no segmentation weight; masks afterwards
+    assert [(r["masks"], r["masked_rois"], r["seg"]) for r in rec.rows[:2]] == [(False, False, 0.0)] * 2
+    assert all(r["masks"] and r["masked_rois"] for r in rec.rows[6:])
     det_losses = {"loss_cls", "loss_box_reg", "loss_rpn_cls", "loss_rpn_loc", "loss_occlusion_seg"}
     assert det_losses <= set(rec.rows[-1]["losses"])
     assert [r["seg"] for r in rec.rows[8:10]] == [1e-7, 1e-7] and rec.rows[7]["seg"] == 1e-5
-    for name in ("pretrain", "adversarial", "sfs", "wider_sfs", "sfs_final"):
+    for name in ("pretrain", "generator", "sfs", "wider_sfs", "sfs_final"):
         assert os.path.isfile(tmp_path / f"model_stage_{name}.pth")
     stage_hist = [v for v, _ in trainer.storage.history("aofd/stage").values()]
     assert stage_hist == [0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def test_alternating_schedule_switch_runs(tmp_path):
+    """AOFD_SCHEDULE.STAGES with "adversarial": generator / detector iterations alternate."""
+    trainer, rec = _trainer(tmp_path, "AOFD_SCHEDULE.STAGES", ["pretrain", "adversarial", "sfs_final"])
+    trainer.resume_or_load(resume=False)
+    trainer.train()
+    assert [r["stage"] for r in rec.rows] == ["detector"] * 2 + ["generator", "detector"] * 2 + ["detector"] * 2
+    assert rec.rows[3]["det_changed"] and not rec.rows[3]["gen_changed"] and rec.rows[3]["masked_rois"]
 
 
 def test_resume_in_the_middle_of_stage_two(tmp_path):

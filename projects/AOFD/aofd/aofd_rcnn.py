@@ -50,7 +50,7 @@ from detectron2.utils.events import get_event_storage
 from facelib.modeling.float32_pooler import Float32Pooler
 
 from .compact_loss import compact_loss
-from .config import GENERATOR_GRAD_MODES, MASK_TYPES, SEG_LOSS_REDUCTIONS
+from .config import COMPACT_LOSS_REDUCTIONS, GENERATOR_GRAD_MODES, MASK_TYPES, SEG_LOSS_REDUCTIONS
 from .ohem import per_roi_losses, select_hard_rois
 from .mask_generator import MaskGenerator, binarize, half_masks, random_masks
 from .occlusion_seg import (
@@ -96,8 +96,15 @@ class AOFDROIHeads(StandardROIHeads):
                  keep_unmasked: bool = True, drop_fraction_train_g: float = 0.25,
                  drop_fraction_train_d: float = 1.0 / 3.0, gamma: float = 1e-6, eta: float = 1.0,
                  straight_through: bool = True, ohem: bool = False,
-                 ohem_batch_size_per_image: int = 128, ohem_nms_thresh: float = 0.7, **kwargs):
+                 ohem_batch_size_per_image: int = 128, ohem_nms_thresh: float = 0.7,
+                 compact_loss_reduction: str = "mean", **kwargs):
         super().__init__(**kwargs)
+        if compact_loss_reduction not in COMPACT_LOSS_REDUCTIONS:
+            raise ValueError(f"MODEL.AOFD.COMPACT_LOSS_REDUCTION must be one of {COMPACT_LOSS_REDUCTIONS}, "
+                             f"got {compact_loss_reduction!r}")
+        self.compact_loss_reduction = compact_loss_reduction
+        # detector iterations mask the positive RoIs (False: plain Faster R-CNN, e.g. pretraining)
+        self.masks_on = True
         self.ohem = ohem
         self.ohem_batch_size_per_image = ohem_batch_size_per_image
         self.ohem_nms_thresh = ohem_nms_thresh
@@ -138,7 +145,7 @@ class AOFDROIHeads(StandardROIHeads):
             in_channels = {input_shape[f].channels for f in ret["box_in_features"]}
             assert len(in_channels) == 1, in_channels
             generator = MaskGenerator(in_channels.pop(), a.GENERATOR_CHANNELS,
-                                      a.GENERATOR_NUM_CONVS)
+                                      a.GENERATOR_NUM_CONVS, a.GENERATOR_STRAIGHT_MAPPING)
         else:
             types = [t for t in types if t != "generator"]
         # RoIPool (VGG16 Faster R-CNN) has no CPU autocast rule in torchvision: pool in float32
@@ -155,6 +162,7 @@ class AOFDROIHeads(StandardROIHeads):
             ohem=a.OHEM,
             ohem_batch_size_per_image=a.OHEM_BATCH_SIZE_PER_IMAGE,
             ohem_nms_thresh=a.OHEM_NMS_THRESH,
+            compact_loss_reduction=a.COMPACT_LOSS_REDUCTION,
         )
         return ret
 
@@ -167,7 +175,7 @@ class AOFDROIHeads(StandardROIHeads):
     def _apply_masks(self, pooled: torch.Tensor, proposals: List[Instances]):
         """Mask the positive RoIs' pooled features (detector stage)."""
         pos, _ = self._positives(proposals)
-        if not len(pos) or not self.mask_types:
+        if not len(pos) or not self.mask_types or not self.masks_on:
             self.last_mask_types = None
             return pooled, proposals
         fp = pooled[pos]
@@ -256,7 +264,7 @@ class AOFDROIHeads(StandardROIHeads):
         with _params_excluded_from_graph(self.box_head, self.box_predictor):
             cls_scores, _ = self.box_predictor(self.box_head(fp * mask))
         l_c = F.cross_entropy(cls_scores, gt[pos])
-        l_com = compact_loss(mask)
+        l_com = compact_loss(mask, self.compact_loss_reduction, num_channels=fp.shape[1])
         self.last_generator_terms = {"loss_cls_masked": l_c, "loss_compact": l_com}
         _put_scalar("aofd/loss_cls_masked", l_c)
         _put_scalar("aofd/loss_compact", l_com)
@@ -319,6 +327,15 @@ class AOFD(GeneralizedRCNN):
             raise ValueError("training_stage 'generator' needs MODEL.AOFD.GENERATOR_ON")
         self._training_stage = stage
         self.roi_heads.training_stage = stage
+
+    @property
+    def roi_masks_on(self) -> bool:
+        """Whether detector iterations mask the positive RoIs (a schedule stage's ``MASKS``)."""
+        return self.roi_heads.masks_on
+
+    @roi_masks_on.setter
+    def roi_masks_on(self, on: bool):
+        self.roi_heads.masks_on = bool(on)
 
     def generator_parameters(self):
         """Parameters trained in the generator stage (empty without a generator)."""

@@ -13,8 +13,12 @@ scattered set of the same area (2x2 blob: 5.0; four isolated pixels: 8.0). Zero 
 positions outside the RoI as kept, so a region dropped along the RoI border is not penalised for
 the border side (occluders that enter from the side are cheap).
 
-The per-RoI sums are averaged over the RoIs (``reduction="mean"``) so that GAMMA does not depend on
-the number of positives.
+Reductions over a batch (``MODEL.AOFD.COMPACT_LOSS_REDUCTION``): ``"mean"`` averages the per-RoI
+sums over the RoIs; ``"sum"`` adds them (every RoI and cell); ``"sum_channels"`` also multiplies by
+the number C of feature channels the one-channel mask is tiled to (the sum of Eq. 3 over the masked
+C x H x W RoI feature, what a Caffe loss layer on that blob sums). With gamma = 1e-6 (Eq. 2) a
+7x7 mask's L_com (~10) weighs 1e-5 per RoI under "mean"; the gradient of Eq. 2's two terms on the
+generator is compared under the three reductions in docs/results.md.
 """
 import torch
 import torch.nn.functional as F
@@ -42,13 +46,16 @@ def compact_response(mask: torch.Tensor) -> torch.Tensor:
     return F.conv2d(1.0 - m, k, padding=1)
 
 
-def compact_loss(mask: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """L_com (Eq. 3): sum of ``|(1 - mask) * K|`` per RoI; "mean" (over RoIs), "sum" or "none" (N,)."""
+def compact_loss(mask: torch.Tensor, reduction: str = "mean", num_channels: int = 1) -> torch.Tensor:
+    """L_com (Eq. 3): sum of ``|(1 - mask) * K|`` per RoI, reduced over the RoIs: "mean", "sum",
+    "sum_channels" (the sum times ``num_channels``, the channels the mask is tiled to) or "none" (N,)."""
     per_roi = compact_response(mask).abs().flatten(1).sum(dim=1)
     if reduction == "none":
         return per_roi
     if reduction == "sum":
         return per_roi.sum()
+    if reduction == "sum_channels":
+        return per_roi.sum() * float(num_channels)
     if reduction == "mean":
         return per_roi.mean() if per_roi.numel() else per_roi.sum()
     raise ValueError(f"unknown reduction {reduction!r}")

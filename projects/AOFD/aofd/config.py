@@ -3,8 +3,8 @@
 Registered with :func:`facelib.config.register_config_extension` on import, so ``get_face_cfg()``
 (which imports every installed plugin, :mod:`facelib.plugins`) has them. Each key names the part
 of the paper (Chen, Song, He, "Adversarial Occlusion-aware Face Detection", BTAS 2018, arXiv 1709.05188) its
-default comes from. Section / equation numbers follow the project issue; the paper text was not
-reachable from this session to re-check them, and the keys say where a choice is facelib's own.
+default comes from, as the paper numbers its sections, equations and tables; the keys say where
+a choice is facelib's own (the paper leaves it open).
 
 Keys AOFD shares with Faster R-CNN stay where detectron2 reads them (``MODEL.RPN.*``,
 ``MODEL.ROI_HEADS.*``, ``MODEL.ANCHOR_GENERATOR.*``; see ``configs/aofd_vgg16.yaml``). The RPN
@@ -19,20 +19,26 @@ ratios (the paper lists the numbers without saying h/w or w/h).
 from facelib.config import config_defaults, register_config_extension
 
 __all__ = ["add_aofd_config", "MASK_TYPES", "GENERATOR_GRAD_MODES", "STAGE_MODES",
-           "SCHEDULE_STAGE_NAMES", "SEG_LOSS_REDUCTIONS"]
+           "SCHEDULE_STAGE_NAMES", "SEG_LOSS_REDUCTIONS", "COMPACT_LOSS_REDUCTIONS",
+           "GENERATOR_STRAIGHT_MAPPINGS"]
 
-# Known mask types (Sec. 3.2/3.3): "generator" (the adversarial mask generator's mask), "half"
+# Known mask types (Sec. 3.3 "Masking strategy"): "generator" (the adversarial mask generator's mask), "half"
 # (one random half -- left / right / top / bottom -- of the 7x7 RoI features), "random" (a random
 # half of the 49 positions).
 MASK_TYPES = ("generator", "half", "random")
 GENERATOR_GRAD_MODES = ("straight_through",)
 # What a stage of AOFD_SCHEDULE trains: "detector" (backbone, RPN, box head, segmentation branch;
-# the generator frozen), "generator" (the mask generator only, Eq. 2), "adversarial" (the two
-# alternated: GENERATOR_ITERS generator iterations, then DETECTOR_ITERS detector iterations).
+# the generator frozen), "generator" (the mask generator only, Eq. 2, against the frozen
+# detector), "adversarial" (the two alternated: GENERATOR_ITERS generator iterations, then
+# DETECTOR_ITERS detector iterations).
 STAGE_MODES = ("detector", "generator", "adversarial")
 # The stage slots of AOFD_SCHEDULE (lower case in AOFD_SCHEDULE.STAGES, upper case as sub-nodes).
-SCHEDULE_STAGE_NAMES = ("pretrain", "adversarial", "sfs", "wider_sfs", "sfs_final")
+SCHEDULE_STAGE_NAMES = ("pretrain", "generator", "adversarial", "sfs", "wider_sfs", "sfs_final")
 SEG_LOSS_REDUCTIONS = ("sum", "mean")
+# Reductions of L_com (Eq. 3) over a batch (compact_loss.py).
+COMPACT_LOSS_REDUCTIONS = ("mean", "sum", "sum_channels")
+# The generator's "straight mapping" (Sec. 3.3; mask_generator.py).
+GENERATOR_STRAIGHT_MAPPINGS = ("residual", "none")
 
 
 @register_config_extension
@@ -40,8 +46,8 @@ def add_aofd_config(cfg):
     """Add ``MODEL.AOFD`` to ``cfg`` in place (keys already present are kept); return ``cfg``."""
     node = config_defaults(cfg.MODEL, "AOFD")
 
-    # Adversarial mask generator on/off (Sec. 3.2, Fig. 3: four conv layers on the 7x7 RoI
-    # features, one-channel output). False: no generator is built and "generator" is dropped from
+    # Adversarial mask generator on/off (Sec. 3.3: "four convolutional layers with a straight
+    # mapping" on the 7x7 RoI features, a one-channel heat map; Fig. 3 (b)). False: no generator is built and "generator" is dropped from
     # MASK_TYPES (the "half" / "random" masks of the ablation remain).
     node.GENERATOR_ON = True
     # Occlusion segmentation branch on/off (Sec. 3.4, Fig. 4).
@@ -56,7 +62,7 @@ def add_aofd_config(cfg):
     # unmasked features are kept alongside (True), or the masked features REPLACE the positives'
     # features (False). Masked copies keep their RoI's class and box-regression targets.
     node.KEEP_UNMASKED = True
-    # Hard selection (Sec. 3.2): while training the generator, the lowest quarter of the 49 mask
+    # Hard selection (Sec. 3.3, "Masking strategy"): while training the generator, the lowest quarter of the 49 mask
     # scores is set to 0 (dropped), the rest to 1. round(0.25 * 49) = 12 positions.
     node.GENERATOR_DROP_FRACTION_TRAIN_G = 0.25
     # ... and while training the detector with generated masks, the lowest third:
@@ -67,16 +73,27 @@ def add_aofd_config(cfg):
     # (mask = hard + (s - s.detach())). The paper back-propagates through the generated mask without
     # detailing the binarisation's gradient; this is facelib's choice.
     node.GENERATOR_GRAD = "straight_through"
-    # Mask generator: 4 convs (Sec. 3.2, Fig. 3), 3x3, ReLU between them, channels below
+    # Mask generator: 4 convs (Sec. 3.3), 3x3, ReLU between them, channels below
     # (0 = the RoI feature channels, 512 for VGG16 conv5; facelib's choice, not stated).
     node.GENERATOR_NUM_CONVS = 4
     node.GENERATOR_CHANNELS = 0
-    # Eq. 2: L_g = GAMMA * L_com - ETA * L_c. GAMMA weighs the compactness loss (Eq. 3), 1e-6.
+    # Sec. 3.3's "straight mapping": "residual" = an identity shortcut from the first conv's output
+    # to the input of the last conv (a residual connection around the middle convs, the authors'
+    # released generator also sums a residual); "none" = a plain stack of convs.
+    node.GENERATOR_STRAIGHT_MAPPING = "residual"
+    # Eq. 2: L_g = GAMMA * L_com - ETA * L_c. GAMMA weighs the compactness loss (Eq. 3), 1e-6
+    # ("in order to balance the derivatives").
     node.GAMMA = 1e-6
+    # How L_com is summed over a batch before GAMMA (compact_loss.py): "mean" = per-RoI sums
+    # averaged over the RoIs; "sum" = summed over the RoIs and mask cells; "sum_channels" = also
+    # over the C feature channels the one-channel mask is tiled to (the masked RoI feature, C x 7
+    # x 7), the sum a Caffe loss layer takes over its input blob. Only under "sum_channels" does
+    # GAMMA = 1e-6 give L_com a gradient on the generator comparable to ETA * L_c (docs/results.md).
+    node.COMPACT_LOSS_REDUCTION = "sum_channels"
     # ETA weighs the (negated) detector classification loss on the masked RoIs, 1.
     node.ETA = 1.0
-    # Sec. 3.4: weight mu of the occlusion segmentation loss in the detector's total loss, 1e-5.
-    # A stage of AOFD_SCHEDULE may override it (1e-7 in the WIDER + SFS stage).
+    # Eq. 1 (Sec. 3.2): weight mu of the occlusion segmentation loss L_s in the detector's total
+    # loss, 1e-5. A stage of AOFD_SCHEDULE may override it (1e-7 in the WIDER + SFS stage, Sec. 4.1).
     node.SEG_LOSS_WEIGHT = 1e-5
     # How the per-cell cross entropies are reduced before mu: "sum" over the input PIXELS of the
     # supervised cells (a stride-16 cell counts 256 times), divided by the number of images, or
@@ -98,10 +115,11 @@ def add_aofd_config(cfg):
     # Side M of the per-detection occlusion masks ``pred_occlusion_masks`` (N, 1, M, M), cropped
     # (RoIAlign) from the image-level occluded-class probability inside each regressed box.
     node.SEG_MASK_SIZE = 14
-    # Online hard example mining for the RoI classifier (Shrivastava et al. 2016; AOFD Table 3):
-    # the box losses of every RoI proposal are computed, the OHEM_BATCH_SIZE_PER_IMAGE RoIs with
-    # the highest loss (after NMS among the RoIs, IoU OHEM_NMS_THRESH) are kept per image and the
-    # box head is trained on them only. Off by default (the paper reports it as an extra row).
+    # Online hard example mining for the RoI classifier (Shrivastava et al. 2016; AOFD Sec. 4.3
+    # "Comparing with OHEM", Table 3): the box losses of every RoI proposal are computed, the
+    # OHEM_BATCH_SIZE_PER_IMAGE RoIs with the highest loss (after NMS among the RoIs, IoU
+    # OHEM_NMS_THRESH) are kept per image and the box head is trained on them only. Off here;
+    # configs/aofd_vgg16.yaml (the headline "AOFD with OHEM", MAFA 81.3 / FDDB 97.88) turns it on.
     node.OHEM = False
     node.OHEM_BATCH_SIZE_PER_IMAGE = 128
     node.OHEM_NMS_THRESH = 0.7
@@ -110,9 +128,10 @@ def add_aofd_config(cfg):
     return cfg
 
 
-def _stage(cfg, name, mode, iters=0, epochs=0.0, datasets=(), seg_loss_weight=-1.0):
+def _stage(cfg, name, mode, iters=0, epochs=0.0, datasets=(), seg_loss_weight=-1.0, masks=True):
     node = config_defaults(cfg.AOFD_SCHEDULE, name.upper())
     node.MODE = mode                    # one of STAGE_MODES
+    node.MASKS = masks                  # "detector" iterations mask the positive RoIs (MASK_TYPES)
     node.ITERS = iters                  # length in iterations ...
     node.EPOCHS = epochs                # ... or in epochs of the stage's data (ITERS must be 0)
     node.DATASETS = list(datasets)      # training sets (concatenated); [] = DATASETS.TRAIN
@@ -134,23 +153,29 @@ def _add_schedule_config(cfg):
     """
     node = config_defaults(cfg, "AOFD_SCHEDULE")
     node.ENABLED = True
-    node.STAGES = list(SCHEDULE_STAGE_NAMES)
+    # Sec. 4.1's order: a Faster R-CNN, then "we train the mask generator with the loss in equation
+    # (2)", then "the detector and the segmentation branch are trained jointly with the parameters
+    # in the mask generator fixed". ["pretrain", "adversarial", "sfs", ...] instead alternates
+    # generator and detector iterations (the detector trained on masks from the start).
+    node.STAGES = ["pretrain", "generator", "sfs", "wider_sfs", "sfs_final"]
     # A dataset of a stage whose folder is missing is replaced by its fallback, with a WARNING
-    # (these machines have neither SFS nor WIDER FACE train images: the embedded synthetic set --
-    # exact occlusion masks -- stands in for SFS and the face-mask set for WIDER). Pairs
-    # [wanted, fallback]; an unavailable dataset without a fallback is an error.
+    # (without SFS or WIDER FACE train images, the embedded synthetic set -- exact occlusion
+    # masks -- stands in for SFS and the face-mask set for WIDER). Pairs [wanted, fallback]; an
+    # unavailable dataset without a fallback is an error.
     node.FALLBACK_DATASETS = [["sfs_train", "synthetic_faces_train"],
                               ["widerface_train", "facemask_train"]]
     # Save model_stage_<name>.pth at the end of every stage.
     node.SAVE_STAGE_CHECKPOINTS = True
-    # Sec. 4.1. "pretrain": Faster R-CNN on WIDER before the adversarial stage (facelib's slot for
-    # a detector that is not pretrained yet; 0 = MODEL.WEIGHTS already is one). "adversarial":
-    # Stage 1, the mask generator trained against the detector (Eq. 2), alternating with detector
-    # iterations on the generated masks; the paper gives no length (10k is facelib's choice).
-    # Stage 2, generator frozen: "sfs" (SFS only, 10k iterations, overfits the segmentation),
-    # "wider_sfs" (WIDER FACE + SFS, 50k, segmentation weight 1e-7; WIDER images carry no mask and
-    # give no segmentation gradient), "sfs_final" (SFS only, 3 epochs).
-    _stage(cfg, "pretrain", "detector", datasets=["widerface_train"])
+    # Sec. 4.1, first stage ("based on Faster RCNN, we train the mask generator"): "pretrain" = a
+    # plain Faster R-CNN on WIDER (no RoI masks, no segmentation loss; 0 = MODEL.WEIGHTS already
+    # is one), then "generator" = the mask generator alone against that frozen detector (Eq. 2;
+    # the paper gives no length, 10k is facelib's choice). "adversarial" (not in the default
+    # STAGES): generator and detector iterations alternated, the detector trained on the masks.
+    # Second stage, generator frozen: "sfs" (SFS only, 10k iterations, overfits the
+    # segmentation), "wider_sfs" (WIDER FACE + SFS, 50k, segmentation weight 1e-7; WIDER images
+    # carry no mask and give no segmentation gradient), "sfs_final" (SFS only, 3 epochs).
+    _stage(cfg, "pretrain", "detector", datasets=["widerface_train"], seg_loss_weight=0.0, masks=False)
+    _stage(cfg, "generator", "generator", iters=10000, datasets=["widerface_train"])
     _stage(cfg, "adversarial", "adversarial", iters=10000, datasets=["widerface_train"])
     _stage(cfg, "sfs", "detector", iters=10000, datasets=["sfs_train"])
     _stage(cfg, "wider_sfs", "detector", iters=50000, datasets=["widerface_train", "sfs_train"],

@@ -1,7 +1,9 @@
-"""AOFD's RoI masks (Sec. 3.2-3.3): the adversarial mask generator and the three mask types.
+"""AOFD's RoI masks (Sec. 3.3): the adversarial mask generator and the three mask types.
 
-* :class:`MaskGenerator`: four 3x3 conv layers (ReLU between them) on the 7x7 pooled RoI features,
-  a one-channel score map (N, 1, 7, 7) (Sec. 3.2, Fig. 3).
+* :class:`MaskGenerator`: "four convolutional layers with a straight mapping" (Sec. 3.3): 3x3
+  convs (ReLU between them) on the 7x7 pooled RoI features, a one-channel score map (N, 1, 7, 7);
+  the straight mapping (``straight_mapping="residual"``) is an identity shortcut from the first
+  conv's output to the input of the last conv (``"none"``: a plain stack).
 * :func:`binarize`: hard selection -- the lowest ``drop_fraction`` of the 49 scores of each RoI
   become 0 (dropped), the rest 1. ``round(0.25 * 49) = 12`` positions while training the generator,
   ``round(49 / 3) = 16`` while training the detector. Differentiable path (``straight_through``):
@@ -16,8 +18,8 @@
 The authors' Caffe layer (IssacCyj/Adversarial-Occlussion-aware-Face-Detection, ``layer.py``
 ``TileLayer``) departs from the paper's text, as its comment says: it drops 15 positions drawn at
 random among the 20 lowest scores, and its generator is five 3x3 convs of 256 channels with a
-residual sum. facelib follows the paper (and the project issue): the lowest quarter / third, four
-convs, ``GENERATOR_CHANNELS`` wide.
+residual sum. facelib follows the paper's text: the lowest quarter / third, four convs,
+``GENERATOR_CHANNELS`` wide, with the residual shortcut as the straight mapping.
 
 All masks are (N, 1, H, W) float tensors of 0/1 (1 = feature kept) that multiply the pooled
 features (broadcast over the channels).
@@ -36,12 +38,19 @@ __all__ = ["MaskGenerator", "num_dropped", "binarize", "generator_masks", "half_
 
 
 class MaskGenerator(nn.Module):
-    """Four conv layers on (N, C, 7, 7) RoI features -> (N, 1, 7, 7) mask scores."""
+    """Four conv layers on (N, C, 7, 7) RoI features -> (N, 1, 7, 7) mask scores; with
+    ``straight_mapping="residual"`` the first conv's output is added to the input of the last."""
 
-    def __init__(self, in_channels: int, channels: int = 0, num_convs: int = 4):
+    def __init__(self, in_channels: int, channels: int = 0, num_convs: int = 4,
+                 straight_mapping: str = "none"):
         super().__init__()
         if num_convs < 1:
             raise ValueError("MaskGenerator needs at least one conv")
+        if straight_mapping not in ("residual", "none"):
+            raise ValueError(f"straight_mapping must be 'residual' or 'none', got {straight_mapping!r}")
+        if straight_mapping == "residual" and num_convs < 3:
+            raise ValueError("a residual straight mapping needs at least 3 convs")
+        self.straight_mapping = straight_mapping
         channels = channels or in_channels
         layers = []
         for i in range(num_convs):
@@ -54,10 +63,16 @@ class MaskGenerator(nn.Module):
         self.convs = nn.ModuleList(layers)
 
     def forward(self, x):
+        shortcut = None
+        last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
+            if i == last and shortcut is not None:
+                x = x + shortcut
             x = conv(x)
-            if i < len(self.convs) - 1:
+            if i < last:
                 x = F.relu(x)
+            if i == 0 and self.straight_mapping == "residual":
+                shortcut = x
         return x
 
 

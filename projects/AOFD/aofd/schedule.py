@@ -3,8 +3,8 @@
 ``AOFD_SCHEDULE`` (config.py) lists the stages; :func:`build_schedule` turns it into an
 :class:`AOFDSchedule` of :class:`Stage` s laid end to end on one iteration axis::
 
-    pretrain (detector) | adversarial (generator <-> detector) | sfs | wider_sfs | sfs_final
-    0 ............... e0 | ........................... e1 | ... e2 | ...... e3 | ....... e4 = MAX_ITER
+    pretrain (detector, no masks) | generator | sfs | wider_sfs | sfs_final      (Sec. 4.1's order)
+    0 ........................ e0 | ..... e1 | e2  | ...... e3 | ....... e4 = MAX_ITER
 
 Everything a training step needs -- the stage, whether the generator or the detector trains, the
 datasets, the segmentation weight, the learning rate -- is a pure function of the global
@@ -38,6 +38,7 @@ class Stage:
     steps: Tuple[int, ...] = ()       # LR drops, counted from the stage start
     generator_iters: int = 1
     detector_iters: int = 1
+    masks: bool = True                # detector iterations mask the positive RoIs
 
     @property
     def iters(self) -> int:
@@ -96,10 +97,10 @@ class AOFDSchedule:
         return f
 
     def describe(self) -> str:
-        rows = [f"{'stage':<12} {'mode':<12} {'iterations':<16} {'lr':<9} {'seg w':<8} datasets"]
+        rows = [f"{'stage':<12} {'mode':<12} {'iterations':<16} {'lr':<9} {'seg w':<8} {'masks':<6} datasets"]
         for s in self.stages:
             rows.append(f"{s.name:<12} {s.mode:<12} {f'[{s.start}, {s.end})':<16} "
-                        f"{s.base_lr:<9.3g} {s.seg_loss_weight:<8.3g} {', '.join(s.datasets)}")
+                        f"{s.base_lr:<9.3g} {s.seg_loss_weight:<8.3g} {str(s.masks):<6} {', '.join(s.datasets)}")
         return "\n".join(rows)
 
 
@@ -199,6 +200,7 @@ def build_schedule(cfg, num_images: Optional[Callable[[Tuple[str, ...]], int]] =
             base_lr=float(node.BASE_LR if node.BASE_LR > 0 else cfg.SOLVER.BASE_LR),
             steps=tuple(int(t) for t in node.STEPS),
             generator_iters=int(node.GENERATOR_ITERS), detector_iters=int(node.DETECTOR_ITERS),
+            masks=bool(node.MASKS),
         ))
         start += iters
     if not stages:

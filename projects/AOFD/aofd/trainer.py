@@ -6,8 +6,8 @@ sum of the stage lengths). Three pieces follow the schedule, each reading only t
 iteration, so ``--resume`` from any checkpoint lands in the right stage (and the right half of an
 adversarial cycle) with the right data and learning rate:
 
-* :class:`AOFDStageHook` (first hook) sets ``model.training_stage`` ("generator" / "detector")
-  and ``model.seg_loss_weight`` before every step, logs stage changes, records ``aofd/stage``
+* :class:`AOFDStageHook` (first hook) sets ``model.training_stage`` ("generator" / "detector"),
+  ``model.roi_masks_on`` (the stage's ``MASKS``) and ``model.seg_loss_weight`` before every step, logs stage changes, records ``aofd/stage``
   and saves ``model_stage_<name>.pth`` at the end of each stage;
 * :class:`StagedTrainLoader` draws each batch from the current stage's datasets (one
   ``FaceTrainer`` train loader per distinct dataset tuple, built when first needed);
@@ -123,6 +123,7 @@ class AOFDStageHook(HookBase):
             logger.info("AOFD schedule: iteration %d is in stage %r (%s, iterations [%d, %d))",
                         it, stage.name, stage.mode, stage.start, stage.end)
             model.seg_loss_weight = stage.seg_loss_weight
+            model.roi_masks_on = stage.masks
             self._stage = stage
         mode = stage.mode_at(it)
         model.training_stage = mode
