@@ -29,6 +29,11 @@ MODELS: Dict[str, Dict[str, str]] = {
         "sha256": "cfdcbe099d02b331b12b80859b10d06d072173d3d8b740f1e34b9c31cfd01573",
         "config": "configs/retinaface_mnet025_facemask.yaml",
     },
+    "retinaface_mnet025_facemask_3000it": {
+        "file": "retinaface_mnet025_facemask_3000.pth",
+        "sha256": "e706851bd1f63fed8ad5e425c58e49b8214cd3f9cb8ee6393fdd2fbf5953dd52",
+        "config": "configs/retinaface_mnet025_facemask.yaml",
+    },
 }
 
 

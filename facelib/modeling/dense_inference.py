@@ -16,11 +16,12 @@ import torch
 from torch import Tensor
 
 from detectron2.layers import batched_nms, nms
+from detectron2.modeling.box_regression import Box2BoxTransform
 from detectron2.structures import Boxes, Instances
 
 from .anchor_sets import is_per_image, level_tensors
 
-__all__ = ["FlatDetections", "decode_batched", "select_per_image", "rescale_and_split"]
+__all__ = ["FlatDetections", "decode_batched", "apply_box_deltas", "select_per_image", "rescale_and_split"]
 
 
 class FlatDetections:
@@ -76,14 +77,32 @@ def decode_batched(
                 in_topk.scatter_(1, scores[:, lo:hi].topk(topk, dim=1).indices, True)
                 level_keep &= in_topk
     img_idx, flat_idx = keep.nonzero(as_tuple=True)
-    anchor_idx = flat_idx // k
+    anchor_idx = flat_idx // k if k > 1 else flat_idx
     deltas = torch.cat(pred_deltas, dim=1)[img_idx, anchor_idx]
     if per_image:
         boxes = torch.cat(anchor_levels, dim=1)[img_idx, anchor_idx]
     else:
         boxes = torch.cat(anchor_levels, dim=0)[anchor_idx]
-    boxes = box2box_transform.apply_deltas(deltas, boxes)
-    return FlatDetections(boxes, scores[img_idx, flat_idx], flat_idx % k, img_idx)
+    boxes = apply_box_deltas(box2box_transform, deltas, boxes)
+    classes = flat_idx % k if k > 1 else torch.zeros_like(flat_idx)
+    return FlatDetections(boxes, scores[img_idx, flat_idx], classes, img_idx)
+
+
+def apply_box_deltas(box2box_transform, deltas: Tensor, boxes: Tensor) -> Tensor:
+    """``box2box_transform.apply_deltas(deltas, boxes)`` for (R, 4) deltas; for detectron2's
+    ``Box2BoxTransform`` the same arithmetic on (x, y) pairs (half the tensor ops, the same values
+    to the bit), for any other transform its own ``apply_deltas``."""
+    if type(box2box_transform) is not Box2BoxTransform or deltas.shape[1] != 4:
+        return box2box_transform.apply_deltas(deltas, boxes)
+    deltas = deltas.float()  # fp32 decoding, as Box2BoxTransform
+    boxes = boxes.to(deltas.dtype)
+    wh = boxes[:, 2:] - boxes[:, :2]
+    ctr = boxes[:, :2] + 0.5 * wh
+    d = deltas / deltas.new_tensor(box2box_transform.weights)
+    pred_ctr = d[:, :2] * wh + ctr
+    pred_wh = torch.exp(d[:, 2:].clamp(max=box2box_transform.scale_clamp)) * wh
+    half = 0.5 * pred_wh
+    return torch.cat([pred_ctr - half, pred_ctr + half], dim=1)
 
 
 def select_per_image(

@@ -180,6 +180,28 @@ def test_decode_batched_equals_per_level_topk_then_threshold():
         assert dets.image_idx.tolist() == sorted(dets.image_idx.tolist())  # grouped by image
 
 
+def test_apply_box_deltas_equals_box2box_transform_to_the_bit():
+    from detectron2.modeling.box_regression import Box2BoxTransform
+
+    from facelib.modeling.dense_inference import apply_box_deltas
+
+    g = torch.Generator().manual_seed(6)
+    xy = torch.rand(300, 2, generator=g) * 500
+    boxes = torch.cat([xy, xy + 1 + torch.rand(300, 2, generator=g) * 200], dim=1)
+    deltas = torch.randn(300, 4, generator=g) * 2
+    deltas[0, 2:] = 10.0  # beyond scale_clamp (log(1000 / 16))
+    for weights in ((1.0, 1.0, 1.0, 1.0), (10.0, 10.0, 5.0, 5.0)):
+        t = Box2BoxTransform(weights)
+        assert torch.equal(apply_box_deltas(t, deltas, boxes), t.apply_deltas(deltas, boxes))
+
+    class Shifted(Box2BoxTransform):  # another transform keeps its own apply_deltas
+        def apply_deltas(self, deltas, boxes):
+            return super().apply_deltas(deltas, boxes) + 1.0
+
+    s = Shifted((1.0, 1.0, 1.0, 1.0))
+    assert torch.equal(apply_box_deltas(s, deltas, boxes), s.apply_deltas(deltas, boxes))
+
+
 def test_select_per_image_one_image_equals_batched_path():
     """The one-image, one-class shortcut (plain NMS) keeps what the batched path keeps."""
     g = torch.Generator().manual_seed(4)
