@@ -88,7 +88,8 @@ def add_aofd_config(cfg):
     # averaged over the RoIs; "sum" = summed over the RoIs and mask cells; "sum_channels" = also
     # over the C feature channels the one-channel mask is tiled to (the masked RoI feature, C x 7
     # x 7), the sum a Caffe loss layer takes over its input blob. Only under "sum_channels" does
-    # GAMMA = 1e-6 give L_com a gradient on the generator comparable to ETA * L_c (docs/results.md).
+    # GAMMA = 1e-6 give L_com a gradient on the generator comparable to ETA * L_c (about a third
+    # of it on the face-mask CPU model; 1e-5 of it under "mean"; docs/results.md).
     node.COMPACT_LOSS_REDUCTION = "sum_channels"
     # ETA weighs the (negated) detector classification loss on the masked RoIs, 1.
     node.ETA = 1.0
