@@ -38,7 +38,7 @@ def get_parser():
 
 
 def _rois(model, records, mapper):
-    """Pooled face RoIs (N, C, 7, 7) of the records, and their class (all faces: 0)."""
+    """Pooled face RoIs (N, C, 7, 7) of the records (every face box as a RoI)."""
     pooled = []
     heads = model.roi_heads
     with torch.no_grad():

@@ -17,8 +17,9 @@ code): ``pre`` = call start -> backbone start (normalisation, padding), ``backbo
 ``post`` = head end -> call return, ``release`` = freeing the batch's large tensors (the
 normalised, padded input, the backbone's features and the head's raw outputs), which the hooks
 hold until the call has returned: glibc's allocator may give their pages back to the system
-there (0 to 2 ms per call here, varying from process to process), a cost of the allocator, not
-of post-processing, and this keeps it out of ``post``. Median over ``--iters`` timed calls after ``--warmup``.
+there (0 to 2 ms per call, varying from process to process), a cost of the allocator, not of
+post-processing, and this keeps it out of ``post``. Median over ``--iters`` timed calls after
+``--warmup``.
 Images: the first ``max(batch)`` images of ``--dataset`` resized to ``--size`` (real photos, so a
 trained model's detections reach NMS). ``--weights`` is a checkpoint path or a model-zoo name.
 """

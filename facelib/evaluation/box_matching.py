@@ -202,7 +202,7 @@ def load_gt_faces(dataset_name: str):
     """Ground truth of a registered dataset: ``{image_id: dict}`` with
 
     ``boxes`` ``(G, 4)`` XYWH float64, ``ignore`` / ``masked`` ``(G,)`` bool, ``attributes``
-    (list of dicts), ``height`` / ``width`` (None when absent). Annotations in any ``bbox_mode``
+    (list of dicts), ``height`` / ``width`` / ``file_name`` (None when absent). Annotations in any ``bbox_mode``
     are converted to ``XYWH_ABS``; ``iscrowd`` faces count as ignored.
     """
     from detectron2.data import DatasetCatalog
@@ -231,6 +231,7 @@ def load_gt_faces(dataset_name: str):
             "attributes": attrs,
             "height": d.get("height"),
             "width": d.get("width"),
+            "file_name": d.get("file_name"),
         }
     return gt
 

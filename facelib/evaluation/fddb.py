@@ -264,13 +264,6 @@ class FDDBEvaluator(FaceDetectionCollector):
         return cls(dataset_name, output_dir=output_dir, match=cfg.TEST.FDDB.MATCH,
                    distributed=distributed)
 
-    def _image_files(self):
-        """``{image_id: file_name}`` of the dataset (the ``image_id`` rule of ``load_gt_faces``)."""
-        from detectron2.data import DatasetCatalog
-
-        return {d.get("image_id", d.get("file_name")): d.get("file_name")
-                for d in DatasetCatalog.get(self._dataset_name)}
-
     def _ellipses(self, rec):
         ellipses = [ellipse_params(a) for a in rec["attributes"]]
         if self._match == "ellipse" and any(e is None for e in ellipses):
@@ -295,12 +288,11 @@ class FDDBEvaluator(FaceDetectionCollector):
 
     def evaluate_predictions(self, predictions):
         gt = load_gt_faces(self._dataset_name)
-        files = None
         num_faces = 0
         num_box_fallback = 0
         steps = []
         aligned = align_predictions(gt, predictions, self._logger, self._dataset_name)
-        for image_id, rec, boxes, scores in aligned:
+        for _, rec, boxes, scores in aligned:
             num_faces += len(rec["boxes"])
             ellipses = self._ellipses(rec)
             size = None
@@ -308,9 +300,7 @@ class FDDBEvaluator(FaceDetectionCollector):
                 if rec["height"] is not None and rec["width"] is not None:
                     size = (rec["height"], rec["width"])
                 else:
-                    if files is None:
-                        files = self._image_files()
-                    size = _header_size(files.get(image_id))
+                    size = _header_size(rec["file_name"])
                     num_box_fallback += int(size is None)
             if size is not None:
                 iou = ellipse_rect_iou(ellipses, boxes, *size)

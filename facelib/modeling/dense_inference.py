@@ -3,8 +3,9 @@ for the whole batch in tensor ops.
 
 Per image and level, the (anchor, class) pairs among the level's ``topk_candidates`` best scores
 and above ``score_thresh`` are kept (the score threshold over all levels at once, ``topk`` only
-where a level has more candidates than that), and only the kept ones decoded, in one call. One ``batched_nms`` over the indices ``image * K + class`` replaces a per-image loop;
-then each image keeps its ``max_detections`` best boxes, which are rescaled to the requested
+where a level has more candidates than that), and only the kept ones decoded, in one call. One
+``batched_nms`` over the indices ``image * K + class`` replaces a per-image loop; then each image
+keeps its ``max_detections`` best boxes, which are rescaled to the requested
 output size, clipped, and emptied boxes removed, as detectron2's ``detector_postprocess`` does.
 This gives the detections of detectron2's per-image ``RetinaNet.inference_single_image`` +
 ``detector_postprocess`` (up to the order of exact score ties).

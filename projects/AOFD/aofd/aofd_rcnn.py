@@ -5,8 +5,10 @@
   mask type drawn uniformly from ``MODEL.AOFD.MASK_TYPES`` (generator mask with the lowest third
   dropped, a random half, random half of the positions), and the masked copies are added to the
   RoI batch next to the unmasked originals (``KEEP_UNMASKED``) or replace them. The generator is
-  run under ``no_grad`` there (its mask is a constant for the detector). With ``MODEL.AOFD.OHEM``
-  the RoI batch is chosen by online hard example mining (ohem.py) before the masks are applied.
+  run under ``no_grad`` there (its mask is a constant for the detector); ``masks_on`` False (a
+  schedule stage's ``MASKS``, e.g. the Faster R-CNN pretraining) skips the masks. With
+  ``MODEL.AOFD.OHEM`` the RoI batch is chosen by online hard example mining (ohem.py) before the
+  masks are applied.
   While training the GENERATOR it returns only ``loss_generator`` = L_g (Eq. 2)
   ``= GAMMA * L_com - ETA * L_c`` with L_c the box classifier's cross entropy on the generator-
   masked positive RoIs (lowest quarter dropped) and L_com the compactness loss (Eq. 3): minimising
@@ -25,8 +27,8 @@
   generator  loss_generator (the mask generator only; backbone / RPN / box head frozen)
   ========== ===================================================================================
 
-  Alternating the two stages (two optimisers over :meth:`AOFD.generator_parameters` and
-  :meth:`AOFD.detector_parameters`) is the trainer's job and not part of this module.
+  Which stage trains when (Sec. 4.1's order, or alternating them) is the trainer's job
+  (trainer.py / schedule.py), not part of this module.
   At inference the outputs carry ``instances.pred_occlusion_masks`` (N, 1, M, M), box-relative
   occluded-class probabilities over each regressed box (detectron2's mask-head format, which
   :mod:`facelib.api` and ``tools/demo.py`` paste into ``pred_boxes``), and the image-level

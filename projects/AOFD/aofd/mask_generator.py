@@ -33,6 +33,8 @@ from torch.nn import functional as F
 
 from detectron2.layers import Conv2d
 
+from .config import GENERATOR_STRAIGHT_MAPPINGS
+
 __all__ = ["MaskGenerator", "num_dropped", "binarize", "generator_masks", "half_masks",
            "random_masks"]
 
@@ -46,8 +48,9 @@ class MaskGenerator(nn.Module):
         super().__init__()
         if num_convs < 1:
             raise ValueError("MaskGenerator needs at least one conv")
-        if straight_mapping not in ("residual", "none"):
-            raise ValueError(f"straight_mapping must be 'residual' or 'none', got {straight_mapping!r}")
+        if straight_mapping not in GENERATOR_STRAIGHT_MAPPINGS:
+            raise ValueError(f"straight_mapping must be one of {GENERATOR_STRAIGHT_MAPPINGS}, "
+                             f"got {straight_mapping!r}")
         if straight_mapping == "residual" and num_convs < 3:
             raise ValueError("a residual straight mapping needs at least 3 convs")
         self.straight_mapping = straight_mapping

@@ -17,8 +17,8 @@ supervised.
 Inference (:func:`crop_occlusion_masks`): the occluded-class probability map is cropped with
 RoIAlign inside each detection box -> M x M box-relative masks in [0, 1]. :class:`AOFD` stores
 them as ``pred_occlusion_masks`` (N, 1, M, M) over the REGRESSED box itself (enlarge 1.0), not over
-the box enlarged 1.3 times that the issue describes: ``facelib.api`` (and ``tools/demo.py``)
-already define AOFD-style per-face masks as (N, 1, M, M) box-relative to ``pred_boxes`` (pasted
+the box enlarged 1.3 times (Sec. 3.4's enlargement of the supervised area): ``facelib.api`` (and
+``tools/demo.py``) already define AOFD-style per-face masks as (N, 1, M, M) box-relative to ``pred_boxes`` (pasted
 with ``paste_masks_in_image``) or (N, H, W) image-sized, so an (N, M, M) crop of the enlarged box
 would be misread as image-sized and pasted at the wrong place. The occlusion outside the box is
 in the image-level map (``output["occlusion_mask"]``); ``crop_occlusion_masks(..., enlarge=1.3)``

@@ -7,7 +7,8 @@ iteration, so ``--resume`` from any checkpoint lands in the right stage (and the
 adversarial cycle) with the right data and learning rate:
 
 * :class:`AOFDStageHook` (first hook) sets ``model.training_stage`` ("generator" / "detector"),
-  ``model.roi_masks_on`` (the stage's ``MASKS``) and ``model.seg_loss_weight`` before every step, logs stage changes, records ``aofd/stage``
+  ``model.roi_masks_on`` (the stage's ``MASKS``) and ``model.seg_loss_weight`` before every step,
+  logs stage changes, records ``aofd/stage``
   and saves ``model_stage_<name>.pth`` at the end of each stage;
 * :class:`StagedTrainLoader` draws each batch from the current stage's datasets (one
   ``FaceTrainer`` train loader per distinct dataset tuple, built when first needed);

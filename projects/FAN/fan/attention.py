@@ -64,7 +64,6 @@ __all__ = [
 ]
 
 
-
 class AttentionBranch(nn.Module):
     """The attention subnet: ``num_convs`` x (3x3 conv [+ norm] + ReLU), 3x3 conv -> 1 channel.
 
