@@ -213,6 +213,14 @@ def _write_facelib_defaults(_C):
     # tech. report 2010); "box", IoU with the ellipse's bounding box (an approximation).
     _C.TEST.FDDB = CN()
     _C.TEST.FDDB.MATCH = "ellipse"
+    # MAFA and face-mask VOC AP (facelib/evaluation/mafa.py): the IoU of a match (VOC's 0.5,
+    # ">="), further thresholds reported as "AP_<protocol>@<t>" (RefineFace Table 3 compares
+    # localisation at 0.5..0.8), and the number of false positives when the recall first reaches
+    # each of FP_AT_RECALLS (fractions; "FP@<r>_<protocol>", RefineFace Table 5).
+    _C.TEST.MAFA = CN()
+    _C.TEST.MAFA.IOU_THRESHOLD = 0.5
+    _C.TEST.MAFA.EXTRA_IOU_THRESHOLDS = []
+    _C.TEST.MAFA.FP_AT_RECALLS = []
     # Occlusion segmentation quality (facelib/evaluation/occlusion_segmentation.py) on datasets
     # with occlusion masks, for models that output an image-level "occlusion_mask" (AOFD).
     _C.TEST.OCCLUSION_SEG = CN()

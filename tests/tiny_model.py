@@ -94,3 +94,39 @@ def seeded_model(cfg, seed: int = 0):
     """``build_model(cfg)`` with the weights drawn after ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
     return build_model(cfg)
+
+
+def bright_face_batch(boxes_per_image, size: int = 128, seed: int = 1):
+    """Training inputs: one ``size`` x ``size`` image per entry of ``boxes_per_image`` (lists of
+    XYXY faces), dark noise with the faces brightened, ``Instances`` with gt_boxes / gt_classes 0."""
+    from detectron2.structures import Boxes, Instances
+
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for boxes in boxes_per_image:
+        img = torch.rand(3, size, size, generator=g) * 60
+        for x1, y1, x2, y2 in boxes:
+            img[:, y1:y2, x1:x2] += 150
+        inst = Instances((size, size))
+        inst.gt_boxes = Boxes(torch.tensor(boxes, dtype=torch.float32))
+        inst.gt_classes = torch.zeros(len(boxes), dtype=torch.int64)
+        out.append({"image": img, "instances": inst, "height": size, "width": size})
+    return out
+
+
+def train_on_batch(model, batch, steps: int, lr: float, momentum: float = 0.9):
+    """``steps`` SGD steps of ``model`` on one fixed batch (inside an EventStorage); returns the
+    loss dicts of every step as floats."""
+    from detectron2.utils.events import EventStorage
+
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    history = []
+    with EventStorage():
+        for _ in range(steps):
+            losses = model(batch)
+            history.append({k: float(v) for k, v in losses.items()})
+            opt.zero_grad()
+            sum(losses.values()).backward()
+            opt.step()
+    return history

@@ -27,6 +27,7 @@ import numpy as np
 from .voc_ap import voc_ap
 
 __all__ = [
+    "false_positives_at_recalls",
     "ImageMatch",
     "xywh_to_xyxy",
     "pairwise_iou",
@@ -162,12 +163,10 @@ def match_image(
     return ImageMatch(scores, tp, fp, gt_index, num_pos)
 
 
-def precision_recall(matches):
-    """Global PR curve over images: ``(recall, precision, scores, num_pos)``.
-
-    Detections of all images are sorted by score (stable: equal scores keep the image order, then
-    the in-image order); detections that matched an ignored face are left out.
-    """
+def _cumulative(matches):
+    """``(tp_cum, fp_cum, scores, num_pos)`` over all images' detections sorted by score (stable:
+    equal scores keep the image order, then the in-image order); detections that matched an
+    ignored face are left out."""
     matches = list(matches)
     num_pos = int(sum(m.num_pos for m in matches))
     if not matches:
@@ -179,12 +178,17 @@ def precision_recall(matches):
     keep = tp | fp
     scores, tp, fp = scores[keep], tp[keep], fp[keep]
     order = np.argsort(-scores, kind="stable")
-    tp_cum = np.cumsum(tp[order]).astype(np.float64)
-    fp_cum = np.cumsum(fp[order]).astype(np.float64)
+    return np.cumsum(tp[order]).astype(np.float64), np.cumsum(fp[order]).astype(np.float64), scores[order], num_pos
+
+
+def precision_recall(matches):
+    """Global PR curve over images: ``(recall, precision, scores, num_pos)`` (order and ignored
+    detections as :func:`_cumulative`)."""
+    tp_cum, fp_cum, scores, num_pos = _cumulative(matches)
     recall = tp_cum / num_pos if num_pos > 0 else np.zeros_like(tp_cum)
     denom = tp_cum + fp_cum
     precision = np.divide(tp_cum, denom, out=np.zeros_like(tp_cum), where=denom > 0)
-    return recall, precision, scores[order], num_pos
+    return recall, precision, scores, num_pos
 
 
 def average_precision(matches):
@@ -196,6 +200,20 @@ def average_precision(matches):
     if num_pos == 0:
         return float("nan"), recall, precision
     return voc_ap(recall, precision), recall, precision
+
+
+def false_positives_at_recalls(matches, recalls):
+    """Number of false positives above the score where the global recall first reaches each of
+    ``recalls`` (fractions in (0, 1]); NaN for a recall the detections never reach (RefineFace
+    Table 5's "# FP at recall")."""
+    tp_cum, fp_cum, _, num_pos = _cumulative(matches)
+    out = []
+    for r in recalls:
+        if not 0 < r <= 1:
+            raise ValueError(f"recall levels are fractions in (0, 1], got {r}")
+        hit = np.nonzero(tp_cum >= r * num_pos - 1e-9)[0] if num_pos > 0 else []
+        out.append(float(fp_cum[hit[0]]) if len(hit) else float("nan"))
+    return out
 
 
 def load_gt_faces(dataset_name: str):

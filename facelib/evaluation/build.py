@@ -15,14 +15,13 @@ def _build_one(evaluator_type, cfg, dataset_name, output_dir):
         from .wider_face import WiderFaceEvaluator
 
         return WiderFaceEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
-    if evaluator_type == "mafa":
-        from .mafa import MAFAEvaluator
+    if evaluator_type in ("mafa", "facemask"):
+        from .mafa import FaceMaskEvaluator, MAFAEvaluator
 
-        return MAFAEvaluator(dataset_name, output_dir=output_dir)
-    if evaluator_type == "facemask":
-        from .mafa import FaceMaskEvaluator
-
-        return FaceMaskEvaluator(dataset_name, output_dir=output_dir)
+        cls = MAFAEvaluator if evaluator_type == "mafa" else FaceMaskEvaluator
+        m = cfg.TEST.MAFA
+        return cls(dataset_name, output_dir=output_dir, iou_threshold=m.IOU_THRESHOLD,
+                   extra_iou_thresholds=list(m.EXTRA_IOU_THRESHOLDS), fp_at_recalls=list(m.FP_AT_RECALLS))
     if evaluator_type == "fddb":
         from .fddb import FDDBEvaluator
 
@@ -42,7 +41,7 @@ def build_face_evaluator(cfg, dataset_name, output_dir=None):
 
     ``wider_face`` and ``sfs`` -> ``WiderFaceEvaluator`` (``cfg.TEST.WIDER.*``),
     ``mafa`` -> :class:`~facelib.evaluation.mafa.MAFAEvaluator`, ``facemask`` ->
-    :class:`~facelib.evaluation.mafa.FaceMaskEvaluator`, ``fddb`` ->
+    :class:`~facelib.evaluation.mafa.FaceMaskEvaluator` (both ``cfg.TEST.MAFA.*``), ``fddb`` ->
     :class:`~facelib.evaluation.fddb.FDDBEvaluator` (``cfg.TEST.FDDB.MATCH``), ``afw`` /
     ``pascal_face`` -> :class:`~facelib.evaluation.afw_pascal.FaceEvalAPEvaluator`. A list of types gives a
     ``DatasetEvaluators`` combining them (a one-element list gives the evaluator itself).

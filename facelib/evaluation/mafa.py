@@ -50,7 +50,14 @@ from collections import OrderedDict
 import numpy as np
 from detectron2.utils.logger import create_small_table
 
-from .box_matching import align_predictions, average_precision, load_gt_faces, match_image, pairwise_iou
+from .box_matching import (
+    align_predictions,
+    average_precision,
+    false_positives_at_recalls,
+    load_gt_faces,
+    match_image,
+    pairwise_iou,
+)
 from .collect import FaceDetectionCollector
 
 __all__ = [
@@ -134,7 +141,10 @@ class MAFAEvaluator(FaceDetectionCollector):
         protocols: subset of ``("all", "masked", "all_with_ignored", "masked_strict")``
             (default: all four, in that order).
         square: ``"max"`` (default), ``"sqrt"`` or ``None``: see the module docstring.
-        iou_threshold: 0.5 (VOC ``>=`` rule).
+        iou_threshold: 0.5 (VOC ``>=`` rule); the ``AP_<protocol>`` results.
+        extra_iou_thresholds: further thresholds, reported as ``AP_<protocol>@<t>``.
+        fp_at_recalls: recall levels (fractions) at which the number of false positives is
+            reported, ``FP@<r>_<protocol>`` (at ``iou_threshold``).
     """
 
     TASK = "mafa"
@@ -150,6 +160,8 @@ class MAFAEvaluator(FaceDetectionCollector):
         protocols=None,
         square=_UNSET,
         iou_threshold=0.5,
+        extra_iou_thresholds=(),
+        fp_at_recalls=(),
         distributed=True,
     ):
         self._output_dir = output_dir
@@ -161,17 +173,22 @@ class MAFAEvaluator(FaceDetectionCollector):
         if self._square not in ("max", "sqrt", None):
             raise ValueError(f"square must be 'max', 'sqrt' or None, got {self._square!r}")
         self._iou_threshold = float(iou_threshold)
+        self._extra_iou_thresholds = [float(t) for t in extra_iou_thresholds]
+        self._fp_at_recalls = [float(r) for r in fp_at_recalls]
         self.pr_curves = {}
         super().__init__(dataset_name, distributed=distributed)
 
     def evaluate_predictions(self, predictions):
         gt = load_gt_faces(self._dataset_name)
-        per_protocol = {p: [] for p in self._protocols}
+        thresholds = [self._iou_threshold] + self._extra_iou_thresholds
+        per_threshold = {t: {p: [] for p in self._protocols} for t in thresholds}
         for _, rec, boxes, scores in align_predictions(gt, predictions, self._logger, self._dataset_name):
             boxes = square_boxes(boxes, self._square)
             iou = pairwise_iou(boxes, rec["boxes"])
-            for p in self._protocols:
-                per_protocol[p].append(match_protocol(p, boxes, scores, rec, iou, self._iou_threshold))
+            for t in thresholds:
+                for p in self._protocols:
+                    per_threshold[t][p].append(match_protocol(p, boxes, scores, rec, iou, t))
+        per_protocol = per_threshold[self._iou_threshold]
 
         res = OrderedDict()
         counts = {}
@@ -183,6 +200,12 @@ class MAFAEvaluator(FaceDetectionCollector):
                 self._logger.warning(f"{self._dataset_name}: protocol {p!r} has no positive face; AP is NaN")
             res[f"AP_{p}"] = 100.0 * ap
             self.pr_curves[p] = (recall, precision)
+        for t in self._extra_iou_thresholds:
+            for p in self._protocols:
+                res[f"AP_{p}@{t:g}"] = 100.0 * average_precision(per_threshold[t][p])[0]
+        for r in self._fp_at_recalls:
+            for p in self._protocols:
+                res[f"FP@{r:g}_{p}"] = false_positives_at_recalls(per_protocol[p], [r])[0]
 
         self._logger.info(
             f"{self.TASK} evaluation of {self._dataset_name} ({len(gt)} images, IoU {self._iou_threshold}, "

@@ -27,6 +27,7 @@ and anchor generators it reuses):
                      losses(ctx)          -> classification_loss(...), box_regression_loss(...)
                      + extra_losses(ctx)  # {} here
         inference: forward_inference(images, features, outputs, output_sizes)
+                     -> inference_predictions(...)  (transposed logits / deltas; filters allowed)
                      -> inference_anchors(...)  (the anchors decoding uses; per image allowed)
                      -> decode_batched / select_per_image / rescale_and_split   (whole batch)
 
@@ -212,6 +213,12 @@ class FaceRetinaNet(RetinaNet):
         """(N, A*K, H, W) per level -> (N, H*W*A, K) for ``logits`` and (N, H*W*A, 4) for ``deltas``."""
         return self._transpose_dense_predictions([outputs.logits, outputs.deltas], [self.num_classes, 4])
 
+    def inference_predictions(self, images, features, outputs: HeadOutputs) -> Tuple[List[Tensor], List[Tensor]]:
+        """The (N, R_l, K) logits and (N, R_l, 4) deltas decoding uses: the transposed head
+        outputs here; a method may filter anchors out first (RefineFace's STC sets the logits of
+        the anchors its first step rejects to -inf)."""
+        return self.transpose_predictions(outputs)
+
     def anchors_for(self, features: List[Tensor]) -> List[Boxes]:
         """The anchor generator's anchors for these feature maps, cached per map sizes and device
         (anchors depend on nothing else)."""
@@ -270,6 +277,7 @@ class FaceRetinaNet(RetinaNet):
         gt_instances: List[Instances],
         pred_logits: Optional[List[Tensor]] = None,
         pred_deltas: Optional[List[Tensor]] = None,
+        matcher: Optional[Matcher] = None,
     ):
         """
         Args:
@@ -277,6 +285,8 @@ class FaceRetinaNet(RetinaNet):
             pred_logits / pred_deltas: the transposed head outputs; when given, each image's
                 :class:`AnchorPredictions` (scores / decoded boxes, computed on first use) reach
                 :meth:`match_anchors_per_image`.
+            matcher: the IoU matcher to use; None = ``self.anchor_matcher`` (a method with
+                several steps matches each with its own thresholds, e.g. RefineFace's first step).
 
         Returns:
             list[Tensor]: per image, (R,) int64 labels in {-1 (ignore), 0..K-1, K (background)}.
@@ -292,7 +302,7 @@ class FaceRetinaNet(RetinaNet):
                 preds_i = AnchorPredictions(
                     pred_logits, pred_deltas, i, anchors_i.tensor, self.box2box_transform
                 )
-            labels_i, boxes_i = self.match_anchors_per_image(anchors_i, gt_per_image, preds_i)
+            labels_i, boxes_i = self.match_anchors_per_image(anchors_i, gt_per_image, preds_i, matcher=matcher)
             gt_labels.append(labels_i)
             matched_gt_boxes.append(boxes_i)
         return gt_labels, matched_gt_boxes
@@ -312,9 +322,14 @@ class FaceRetinaNet(RetinaNet):
         return targets, gt_per_image.gt_boxes[ignore]
 
     def match_anchors_per_image(
-        self, anchors: Boxes, gt_per_image: Instances, predictions: Optional[AnchorPredictions] = None
+        self,
+        anchors: Boxes,
+        gt_per_image: Instances,
+        predictions: Optional[AnchorPredictions] = None,
+        matcher: Optional[Matcher] = None,
     ):
-        """Labels and matched boxes of all anchors (``Boxes``, R) of one image.
+        """Labels and matched boxes of all anchors (``Boxes``, R) of one image, by ``matcher``
+        (None = ``self.anchor_matcher``).
 
         The matcher sees the non-ignored faces only (so low-quality matching never makes an
         ignored face's anchor positive); then :meth:`ignored_anchor_mask` sets -1. ``predictions``
@@ -324,7 +339,7 @@ class FaceRetinaNet(RetinaNet):
         targets, ignored_boxes = self.split_ignored(gt_per_image)
         if len(targets) > 0:
             match_quality_matrix = pairwise_iou(targets.gt_boxes, anchors)
-            matched_idxs, anchor_labels = self.anchor_matcher(match_quality_matrix)
+            matched_idxs, anchor_labels = (matcher or self.anchor_matcher)(match_quality_matrix)
             best_iou = match_quality_matrix.max(dim=0).values
             del match_quality_matrix
             matched_gt_boxes_i = targets.gt_boxes.tensor[matched_idxs]
@@ -420,7 +435,7 @@ class FaceRetinaNet(RetinaNet):
     ) -> List[Instances]:
         """Detections of the whole batch (:mod:`.dense_inference`), in ``output_sizes``
         coordinates (default: the input images' sizes)."""
-        pred_logits, pred_deltas = self.transpose_predictions(outputs)
+        pred_logits, pred_deltas = self.inference_predictions(images, features, outputs)
         anchors = self.inference_anchors(images, features, outputs)
         check_anchors(anchors, len(images))
         dets = decode_batched(

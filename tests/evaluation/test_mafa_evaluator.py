@@ -127,6 +127,22 @@ def test_facemask_defaults(dataset):
     assert res["AP_masked"] == pytest.approx(50.0 / 3)
 
 
+def test_extra_iou_thresholds_and_false_positives_at_recalls(dataset):
+    """"all" (F2 ignored: 3 faces), no squaring. At IoU 0.5 the score order is p5 FP, p0 FP (IoU
+    0.4), p4 TP, p1 TP, (p2 ignored), p3 FP: recall 1/3 first at p4 with 2 FPs, 2/3 at p1 with 2,
+    1 never (NaN). At IoU 0.3 p0 matches F0: p5 FP, p0 TP, p4 TP, p1 TP, p3 FP -> precision
+    envelope 0.75 over the whole recall range: AP 75."""
+    ev = FaceMaskEvaluator(dataset, distributed=False, extra_iou_thresholds=[0.3], fp_at_recalls=[0.3, 0.6, 1.0])
+    res = ev.evaluate_predictions(PREDS)["facemask"]
+    assert res["AP_all"] == pytest.approx(100.0 / 3)
+    assert res["AP_all@0.3"] == pytest.approx(75.0)
+    assert res["FP@0.3_all"] == 2 and res["FP@0.6_all"] == 2 and np.isnan(res["FP@1_all"])
+    # masked (F0, F3): p5 FP, p0 FP, p4 TP (recall .5), p3 FP
+    assert res["FP@0.3_masked"] == 2 and np.isnan(res["FP@0.6_masked"])
+    with pytest.raises(ValueError, match="fractions"):
+        FaceMaskEvaluator(dataset, distributed=False, fp_at_recalls=[30]).evaluate_predictions(PREDS)
+
+
 # one image: M masked, U unmasked, I ignored (face_type 3, not masked), a detection on each
 STRICT_DICTS = [
     {"file_name": "s.jpg", "image_id": "s", "height": 500, "width": 500, "annotations": [

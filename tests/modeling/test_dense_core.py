@@ -111,9 +111,9 @@ def test_assignment_hook_sees_current_predictions():
     seen = []
 
     class _Recording(type(_model())):
-        def match_anchors_per_image(self, anchors, gt_per_image, predictions=None):
+        def match_anchors_per_image(self, anchors, gt_per_image, predictions=None, matcher=None):
             seen.append((predictions.scores.clone(), predictions.boxes.clone(), anchors.tensor.clone()))
-            return super().match_anchors_per_image(anchors, gt_per_image, predictions)
+            return super().match_anchors_per_image(anchors, gt_per_image, predictions, matcher=matcher)
 
     model = _Recording(_cfg())
     model.train()

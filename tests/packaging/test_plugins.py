@@ -1,6 +1,7 @@
 """The library does not import its users: method packages are plugins found through the
 ``facelib.projects`` entry points, installed under ``facelib.projects.<method>``; the config is the
 same from any working directory and from a non-editable install (subprocesses)."""
+import glob
 import os
 import re
 import shutil
@@ -42,7 +43,7 @@ def from_repo():
 
 
 def test_plugins_found_and_config_has_their_keys(from_repo):
-    assert set(from_repo["plugins"]) == {"fan", "aofd"}
+    assert set(from_repo["plugins"]) == {"fan", "aofd", "refineface"}
     assert "FAN:" in from_repo["cfg"] and "AOFD:" in from_repo["cfg"]
     assert not from_repo["top_projects"]
 
@@ -50,7 +51,7 @@ def test_plugins_found_and_config_has_their_keys(from_repo):
 def test_config_same_from_any_working_directory(tmp_path, from_repo):
     other = _probe(str(tmp_path))
     assert other["cfg"] == from_repo["cfg"]
-    assert set(other["plugins"]) == {"fan", "aofd"}
+    assert set(other["plugins"]) == {"fan", "aofd", "refineface"}
 
 
 def test_non_editable_install(tmp_path, from_repo):
@@ -100,6 +101,6 @@ def test_every_facelib_package_is_installed():
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         if any(f.endswith(".py") for f in files):
             found.add(os.path.relpath(folder, ROOT).replace(os.sep, "."))
-    for method_dir in ("projects/FAN/fan", "projects/AOFD/aofd"):
-        found.add("facelib.projects." + os.path.basename(method_dir))
+    for init in glob.glob(os.path.join(ROOT, "projects", "*", "*", "__init__.py")):  # projects/<METHOD>/<method>
+        found.add("facelib.projects." + os.path.basename(os.path.dirname(init)))
     assert found == listed, (found - listed, listed - found)
