@@ -22,6 +22,7 @@ and anchor generators it reuses):
                      gt_labels, gt_boxes = label_anchors(anchors, gt_instances, pred_logits, pred_deltas)
                          -> match_anchors_per_image(anchors_i, gt_i, predictions_i)  (per image;
                             predictions_i = AnchorPredictions: scores / decoded boxes, lazily)
+                            -> refine_assignment(...)  (after the IoU matcher; identity here)
                          -> ignored_anchor_mask(anchors_i, ignored_gt, ...)          (gt_ignore)
                      ctx = LossContext(images, features, outputs, gt_instances, anchors, ...)
                      losses(ctx)          -> classification_loss(...), box_regression_loss(...)
@@ -33,7 +34,7 @@ and anchor generators it reuses):
 
   e.g. FAN adds an attention branch (its head returns ``extras["attention"]``, ``extra_losses``
   supervises it); RefineFace's STR returns per-image refined anchors from ``inference_anchors``
-  and matches against them; MogFace overrides ``match_anchors_per_image`` and reads the predicted
+  and matches against them; MogFace overrides ``refine_assignment`` and reads the predicted
   scores it is given.
 
 Training ``Instances`` carry ``gt_boxes``, ``gt_classes``, optional ``gt_ignore`` (bool)
@@ -340,6 +341,9 @@ class FaceRetinaNet(RetinaNet):
         if len(targets) > 0:
             match_quality_matrix = pairwise_iou(targets.gt_boxes, anchors)
             matched_idxs, anchor_labels = (matcher or self.anchor_matcher)(match_quality_matrix)
+            matched_idxs, anchor_labels = self.refine_assignment(
+                anchors, targets, matched_idxs, anchor_labels, predictions
+            )
             best_iou = match_quality_matrix.max(dim=0).values
             del match_quality_matrix
             matched_gt_boxes_i = targets.gt_boxes.tensor[matched_idxs]
@@ -355,6 +359,21 @@ class FaceRetinaNet(RetinaNet):
         if ignored_boxes is not None:
             gt_labels_i[self.ignored_anchor_mask(anchors, ignored_boxes, best_iou)] = -1
         return gt_labels_i, matched_gt_boxes_i
+
+    def refine_assignment(
+        self,
+        anchors: Boxes,
+        targets: Instances,
+        matched_idxs: Tensor,
+        anchor_labels: Tensor,
+        predictions: Optional[AnchorPredictions],
+    ) -> Tuple[Tensor, Tensor]:
+        """Hook between the IoU matcher and the labels: ``(matched_idxs, anchor_labels)`` of one
+        image (the matcher's (R,) face index and {-1, 0, 1} label per anchor, against the
+        non-ignored ``targets``), possibly changed; unchanged here. A method that mines extra
+        positives from the current predictions overrides it (MogFace's Ali-AMS);
+        ``predictions`` is None when the caller passed no head outputs."""
+        return matched_idxs, anchor_labels
 
     def ignored_anchor_mask(self, anchors: Boxes, ignored_boxes: Boxes, best_target_iou: Tensor) -> Tensor:
         """(R,) bool: anchors whose best match is an ignored face.

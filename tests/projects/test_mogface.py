@@ -1,0 +1,121 @@
+"""MogFace (projects/MogFace): Ali-AMS (Algorithm 1) on a hand-made pyramid level, and in the model."""
+import pytest
+import torch
+
+from facelib.projects.mogface import ali_ams
+
+# One level: a0..a5 are 10x10 anchors side by side (centres x = 5 .. 55, y = 5); a6 is a large
+# 80x60 anchor centred at (46, 5). A second level holds two anchors.
+LEVEL0 = [[10.0 * i, 0, 10.0 * i + 10, 10] for i in range(6)] + [[6.0, -25, 86, 35]]
+LEVEL1 = [[0.0, 0, 40, 40], [40.0, 0, 80, 40]]
+ANCHORS = torch.tensor(LEVEL0 + LEVEL1)
+# g0 covers a0..a2; g1 = [37, 52] x [0, 10] (centre 44.5, 5).
+GT = torch.tensor([[0.0, 0, 30, 10], [37.0, 0, 52, 10]])
+# standard matching: g0 has a0, a1, a2 (A = 3 = T on level 0), g1 only a4 (A = 1: N = 2); level 1:
+# one anchor of g0 (T = 1: nothing to compensate there)
+MATCHED = torch.tensor([0, 0, 0, -1, 1, -1, -1, 0, -1])
+# nearest centres to g1: a4 (0.25), a6 (2.25), a3 (90.25) [a5: 110.25];
+# highest IoU with g1: a4 (100/150), a3 (30/220), a5 (20/230) [a6: 150/4800]
+SCORES = torch.tensor([0.1, 0.1, 0.1, 0.2, 0.6, 0.5, 0.9, 0.1, 0.95])
+SIZES = [7, 2]
+
+
+@pytest.mark.parametrize("candidates, drop, expected", [
+    # candidates {a3, a5, a6} (a4 already positive): a6 .9, a5 .5 -> g1
+    ("cpd_iou", "before", [0, 0, 0, -1, 1, 1, 1, 0, -1]),
+    # candidates {a6, a3}: both
+    ("cpd", "before", [0, 0, 0, 1, 1, -1, 1, 0, -1]),
+    # top 2 of {a3, a4, a5, a6} = a6, a4; a4 is already positive and dropped: one new positive
+    ("cpd_iou", "after", [0, 0, 0, -1, 1, -1, 1, 0, -1]),
+    ("cpd", "after", [0, 0, 0, -1, 1, -1, 1, 0, -1]),
+])
+def test_algorithm1_on_a_hand_made_level(candidates, drop, expected):
+    out = ali_ams(MATCHED, ANCHORS, GT, SCORES, SIZES, candidates=candidates, drop_positives=drop)
+    assert out.tolist() == expected
+    level0 = out[:7]
+    counts = torch.bincount(level0[level0 >= 0], minlength=2)
+    assert int(counts.max()) == 3  # no face above T afterwards
+    if drop == "before":
+        assert counts.tolist() == [3, 3]  # N_g = T - A[g] new positives each
+
+
+def test_skipped_level_and_no_faces_are_untouched():
+    assert torch.equal(ali_ams(MATCHED, ANCHORS, GT, SCORES, SIZES, skip_levels=[0]), MATCHED)
+    none = torch.full((9,), -1, dtype=torch.int64)
+    assert torch.equal(ali_ams(none, ANCHORS, GT, SCORES, SIZES), none)  # G empty on every level
+    assert torch.equal(ali_ams(none, ANCHORS, GT[:0], SCORES, SIZES), none)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="candidates"):
+        ali_ams(MATCHED, ANCHORS, GT, SCORES, SIZES, candidates="iou")
+    with pytest.raises(ValueError, match="drop_positives"):
+        ali_ams(MATCHED, ANCHORS, GT, SCORES, SIZES, drop_positives="never")
+    with pytest.raises(ValueError, match="levels"):
+        ali_ams(MATCHED, ANCHORS, GT, SCORES, [7, 3])
+
+
+# ---------------------------------------------------------------------- in the model
+import os  # noqa: E402
+
+from tiny_model import bright_face_batch, config_from_file, seeded_model, train_on_batch  # noqa: E402
+
+TINY = os.path.join("configs", "mogface_tiny_cpu.yaml")
+
+
+def _model(*opts):
+    return seeded_model(config_from_file(TINY, *opts))
+
+
+def _batch():
+    return bright_face_batch([[[8, 8, 40, 40], [60, 60, 124, 124], [90, 10, 110, 30]], [[10, 60, 110, 124]]])
+
+
+def _labels(model):
+    model.train()
+    images = model.preprocess_image(_batch())
+    feats = model.forward_features(images)
+    out = model.head_outputs(feats)
+    logits, deltas = model.transpose_predictions(out)
+    with torch.no_grad():
+        return model.label_anchors(model.anchors_for(feats), [b["instances"] for b in _batch()], logits, deltas)[0]
+
+
+def test_ali_ams_only_adds_positives_to_the_standard_assignment():
+    on, off = _labels(_model()), _labels(_model("MODEL.MOGFACE.ALI_AMS.ENABLED", False))
+    added = 0
+    for a, b in zip(on, off):
+        assert torch.equal(a[b == 0], b[b == 0])  # every standard positive stays positive
+        changed = a != b
+        assert (a[changed] == 0).all()  # the changes are new positives (face class 0)
+        added += int(changed.sum())
+    assert added > 0
+
+
+def test_without_ali_ams_mogface_equals_face_retinanet():
+    mog = _model("MODEL.MOGFACE.ALI_AMS.ENABLED", False)
+    base = _model("MODEL.MOGFACE.ALI_AMS.ENABLED", False, "MODEL.META_ARCHITECTURE", "FaceRetinaNet")
+    sd_m, sd_b = mog.state_dict(), base.state_dict()
+    assert sorted(sd_m) == sorted(sd_b) and all(torch.equal(sd_m[k], sd_b[k]) for k in sd_m)
+    hist_m = train_on_batch(mog, _batch(), steps=2, lr=0.01)
+    hist_b = train_on_batch(base, _batch(), steps=2, lr=0.01)
+    assert hist_m[0] == hist_b[0]  # same losses; after a step equal up to float summation order
+    assert all(hist_m[1][k] == pytest.approx(hist_b[1][k], rel=1e-6) for k in hist_b[1])
+
+
+def test_mogface_trains_and_infers():
+    history = train_on_batch(_model(), _batch(), steps=15, lr=0.01)
+    total = [sum(h.values()) for h in history]
+    assert total[-1] < 0.7 * total[0], total
+    model = _model()
+    model.eval()
+    with torch.no_grad():
+        out = model([{"image": b["image"], "height": 128, "width": 128} for b in _batch()])
+    assert len(out) == 2 and out[0]["instances"].has("scores")
+
+
+def test_bad_mogface_keys():
+    with pytest.raises(ValueError, match="CANDIDATES"):
+        _model("MODEL.MOGFACE.ALI_AMS.CANDIDATES", "nearest")
+    with pytest.raises(ValueError, match="SKIP_LEVELS"):
+        _model("MODEL.MOGFACE.ALI_AMS.SKIP_LEVELS", ["p9"])
