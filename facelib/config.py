@@ -112,7 +112,8 @@ def _write_facelib_defaults(_C):
     _C.INPUT.FACE_AUG = CN()
     # Ordered names of the training augmentations (see facelib/data/transforms/build.py).
     # Known: "photometric", "expand", "random_square_crop", "two_patch_crop",
-    # "data_anchor_sampling", "sse", "flip", "resize_square", "resize_shortest_edge".
+    # "data_anchor_sampling", "flip", "resize_square", "resize_shortest_edge"; plugins register more
+    # (MogFace: "sse").
     _C.INPUT.FACE_AUG.TRAIN = ["photometric", "expand", "random_square_crop", "flip", "resize_square"]
     # Test-time (single scale) resizing: "resize_shortest_edge" uses INPUT.MIN/MAX_SIZE_TEST,
     # "resize_square" uses INPUT.FACE_AUG.RESIZE_SQUARE.SIZE, "none" keeps the original size.
@@ -154,25 +155,6 @@ def _write_facelib_defaults(_C):
     # "uniform": s_target ~ U(s_i / 2, 2 s_i) as PyramidBox Sec. 3.4 states; "log_uniform":
     # s_i * 2^U(-1, 1) as the public PaddlePaddle / MogFace ``das_sample_bbox`` code does.
     _C.INPUT.FACE_AUG.DAS.SCALE_SAMPLING = "uniform"
-
-    # MogFace Selective Scale Enhancement (Liu et al., MogFace Sec. 3.1): rescale so that a random
-    # face lands on a pyramid level chosen to balance the positives per level.
-    _C.INPUT.FACE_AUG.SSE = CN()
-    _C.INPUT.FACE_AUG.SSE.ANCHOR_SIZES = (16, 32, 64, 128, 256, 512)
-    _C.INPUT.FACE_AUG.SSE.CROP_SIZE = 640
-    _C.INPUT.FACE_AUG.SSE.PROB = 1.0
-    # Face-scale range handled by each pyramid level p2..p7 (damo-cv/MogFace MogFace_SSE.yml
-    # ``p2_scale_range`` .. ``p7_scale_range``); SSE (``mog_sse``) draws the target face scale in the
-    # main level's range with prob. MAIN_PROB, in the auxiliary level's with prob. AUX_PROB, else in
-    # [MIN_SCALE, main level's lower end]. Levels index SCALE_RANGES (3 = p5, 4 = p6).
-    _C.INPUT.FACE_AUG.SSE.SCALE_RANGES = (
-        (8.4, 26.7), (26.7, 54.0), (54.0, 106.2), (106.2, 212.4), (212.4, 420.8), (420.8, 640.0)
-    )
-    _C.INPUT.FACE_AUG.SSE.MAIN_LEVEL = 3
-    _C.INPUT.FACE_AUG.SSE.AUX_LEVEL = 4
-    _C.INPUT.FACE_AUG.SSE.MAIN_PROB = 0.2  # MogFace_SSE.yml mpl_scale_ratio
-    _C.INPUT.FACE_AUG.SSE.AUX_PROB = 0.16  # MogFace_SSE.yml apl_scale_ratio = (1 - 0.2) * 0.2
-    _C.INPUT.FACE_AUG.SSE.MIN_SCALE = 16.0  # ``random.uniform(16, main_start_scale)`` in mog_sse
 
     _C.INPUT.FACE_AUG.FLIP_PROB = 0.5
     # Final square resize of the training crop (FAN / RefineFace / MogFace train at 640 or 1024).

@@ -3,10 +3,9 @@ augmentation: boxes inside the image after every step, occlusion mask aligned wi
 import numpy as np
 import pytest
 
-from detectron2.config import get_cfg
 from detectron2.data import transforms as T
 
-from facelib.config import add_facelib_config
+from facelib.config import get_face_cfg
 from facelib.data.transforms import (
     TRAIN_AUGMENTATIONS,
     DataAnchorSampling,
@@ -15,15 +14,14 @@ from facelib.data.transforms import (
     RandomExpand,
     RandomSquareCrop,
     ResizeSquare,
-    SelectiveScaleEnhancement,
     TwoPatchSquareCrop,
     build_face_augmentation,
 )
+from facelib.projects.mogface import SelectiveScaleEnhancement
 
 
 def _cfg(**kv):
-    cfg = get_cfg()
-    add_facelib_config(cfg)
+    cfg = get_face_cfg()  # with the plugins' keys and augmentations (MogFace's "sse")
     for k, v in kv.items():
         node = cfg
         parts = k.split(".")
@@ -185,8 +183,7 @@ def test_projects_extend_the_augmentation_registry():
     name = "test_only_flip_always"
     if name not in TRAIN_AUGMENTATIONS:
         TRAIN_AUGMENTATIONS.register(name, lambda cfg: T.RandomFlip(prob=1.0))
-    cfg = get_cfg()
-    add_facelib_config(cfg)
+    cfg = get_face_cfg()
     cfg.INPUT.FACE_AUG.TRAIN = [name]
     (aug,) = build_face_augmentation(cfg, is_train=True)
     assert isinstance(aug, T.RandomFlip) and aug.prob == 1.0

@@ -13,7 +13,6 @@ from .expand import ExpandTransform, RandomExpand
 from .photometric import PhotometricDistortion, PhotometricDistortTransform
 from .resize import ResizeSquare
 from .square_crop import RandomSquareCrop
-from .sse import SelectiveScaleEnhancement
 from .two_patch_crop import TwoPatchSquareCrop
 
 __all__ = [
@@ -34,6 +33,5 @@ __all__ = [
     "PhotometricDistortTransform",
     "ResizeSquare",
     "RandomSquareCrop",
-    "SelectiveScaleEnhancement",
     "TwoPatchSquareCrop",
 ]

@@ -11,7 +11,6 @@ Known training names (see each module for the paper and the details):
 ``random_square_crop`` FAN random square crop (``INPUT.FACE_AUG.SQUARE_CROP``)
 ``two_patch_crop``     SRN / RefineFace two-patch crop (``INPUT.FACE_AUG.TWO_PATCH_CROP``)
 ``data_anchor_sampling`` PyramidBox DAS (``INPUT.FACE_AUG.DAS``)
-``sse``                MogFace selective scale enhancement (``INPUT.FACE_AUG.SSE``)
 ``flip``               horizontal flip, detectron2 ``RandomFlip`` (``INPUT.FACE_AUG.FLIP_PROB``)
 ``resize_square``      resize to SIZE x SIZE (``INPUT.FACE_AUG.RESIZE_SQUARE.SIZE``)
 ``resize_shortest_edge`` detectron2 ``ResizeShortestEdge`` with ``INPUT.MIN_SIZE_TRAIN`` etc.
@@ -32,13 +31,13 @@ from .expand import RandomExpand
 from .photometric import PhotometricDistortion
 from .resize import ResizeSquare
 from .square_crop import RandomSquareCrop
-from .sse import SelectiveScaleEnhancement
 from .two_patch_crop import TwoPatchSquareCrop
 
-__all__ = ["build_face_augmentation", "TRAIN_AUGMENTATIONS", "TEST_AUGMENTATIONS"]
+__all__ = ["build_face_augmentation", "mean_fill", "TRAIN_AUGMENTATIONS", "TEST_AUGMENTATIONS"]
 
 
-def _fill(cfg):
+def mean_fill(cfg):
+    """The fill of padded pixels: ``MODEL.PIXEL_MEAN`` (see the module docstring)."""
     return tuple(float(v) for v in cfg.MODEL.PIXEL_MEAN)
 
 
@@ -56,7 +55,7 @@ def _photometric(cfg):
 
 def _expand(cfg):
     c = cfg.INPUT.FACE_AUG.EXPAND
-    return RandomExpand(ratio_range=tuple(c.RATIO_RANGE), prob=c.PROB, fill=_fill(cfg))
+    return RandomExpand(ratio_range=tuple(c.RATIO_RANGE), prob=c.PROB, fill=mean_fill(cfg))
 
 
 def _square_crop(cfg):
@@ -75,23 +74,8 @@ def _das(cfg):
         anchor_sizes=tuple(c.ANCHOR_SIZES),
         crop_size=c.CROP_SIZE,
         prob=c.PROB,
-        fill=_fill(cfg),
+        fill=mean_fill(cfg),
         scale_sampling=c.SCALE_SAMPLING,
-    )
-
-
-def _sse(cfg):
-    c = cfg.INPUT.FACE_AUG.SSE
-    return SelectiveScaleEnhancement(
-        scale_ranges=tuple(tuple(r) for r in c.SCALE_RANGES),
-        main_level=c.MAIN_LEVEL,
-        aux_level=c.AUX_LEVEL,
-        main_prob=c.MAIN_PROB,
-        aux_prob=c.AUX_PROB,
-        min_scale=c.MIN_SCALE,
-        crop_size=c.CROP_SIZE,
-        prob=c.PROB,
-        fill=_fill(cfg),
     )
 
 
@@ -156,7 +140,6 @@ for _name, _builder in (
     ("random_square_crop", _square_crop),
     ("two_patch_crop", _two_patch),
     ("data_anchor_sampling", _das),
-    ("sse", _sse),
     ("flip", _flip),
     ("resize_square", _resize_square),
     ("resize_shortest_edge", _resize_shortest_edge_train),

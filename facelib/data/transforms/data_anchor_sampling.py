@@ -1,5 +1,5 @@
 """Data-anchor-sampling (Tang et al., "PyramidBox", ECCV 2018, Sec. 3.4), and the rescale-and-crop
-machinery it shares with MogFace's SSE (:mod:`facelib.data.transforms.sse`).
+machinery it shares with MogFace's SSE (``facelib.projects.mogface.sse``).
 
 The paper: choose a face of size ``s_face`` at random; with anchor scales ``s_i = 16 * 2^i``
 (i = 0..5), ``i_anchor = argmin_i |s_i - s_face|``; draw ``i_target`` uniformly from

@@ -30,4 +30,20 @@ def add_mogface_config(cfg):
     # Levels (names of MODEL.RETINANET.IN_FEATURES) Ali-AMS leaves alone: none in Algorithm 1
     # (p2..p7); MogFace code, not paper: ["p7"].
     ams.SKIP_LEVELS = []
+    # Selective Scale Enhancement (Sec. 3.2, Algorithm 2): the training augmentation "sse"
+    # (projects/MogFace/mogface/sse.py). Levels index SCALE_RANGES (p2 .. p7: 3 = p5, 4 = p6).
+    config_defaults(cfg.INPUT.FACE_AUG, "SSE")
+    sse = config_defaults(cfg.INPUT.FACE_AUG.SSE)
+    sse.CROP_SIZE = 640  # N (Algorithm 2)
+    sse.PROB = 1.0  # MogFace code, not paper (das_prob 1): the paper applies it to every image
+    # Table 2 (the code's p2..p4 ranges differ: 8.4-26.7, 26.7-54, 54-106.2)
+    sse.SCALE_RANGES = ((8.4, 20.7), (20.7, 48.2), (48.2, 106.2), (106.2, 212.4), (212.4, 420.8), (420.8, 640.0))
+    sse.MAIN_LEVEL = 3
+    sse.AUX_LEVEL = 4
+    sse.MAIN_PROB = 0.2  # tr_p5 = r_p5 (Table 1)
+    sse.AUX_PROB = 0.16  # tr_p6 = (1 - tr_p5) * r_p6 (Algorithm 2); the text's thresholds: 0.2
+    # Otherwise: "paper" = a random one of the other levels (Algorithm 2 line 10); "code" = a
+    # scale in [MIN_SCALE, p5's lower end] (MogFace code, not paper: mog_sse).
+    sse.OTHER_LEVELS = "paper"
+    sse.MIN_SCALE = 16.0
     return cfg
