@@ -1,4 +1,6 @@
 """MogFace (projects/MogFace): Ali-AMS (Algorithm 1) on a hand-made pyramid level, and in the model."""
+import math
+
 import pytest
 import torch
 
@@ -82,7 +84,8 @@ def _labels(model):
 
 
 def test_ali_ams_only_adds_positives_to_the_standard_assignment():
-    on, off = _labels(_model()), _labels(_model("MODEL.MOGFACE.ALI_AMS.ENABLED", False))
+    on = _labels(_model("MODEL.MOGFACE.HCAM.ENABLED", False))
+    off = _labels(_model(*OFF))
     added = 0
     for a, b in zip(on, off):
         assert torch.equal(a[b == 0], b[b == 0])  # every standard positive stays positive
@@ -92,9 +95,12 @@ def test_ali_ams_only_adds_positives_to_the_standard_assignment():
     assert added > 0
 
 
-def test_without_ali_ams_mogface_equals_face_retinanet():
-    mog = _model("MODEL.MOGFACE.ALI_AMS.ENABLED", False)
-    base = _model("MODEL.MOGFACE.ALI_AMS.ENABLED", False, "MODEL.META_ARCHITECTURE", "FaceRetinaNet")
+OFF = ("MODEL.MOGFACE.ALI_AMS.ENABLED", False, "MODEL.MOGFACE.HCAM.ENABLED", False)
+
+
+def test_all_modules_off_mogface_equals_face_retinanet():
+    mog = _model(*OFF)
+    base = _model(*OFF, "MODEL.META_ARCHITECTURE", "FaceRetinaNet")
     sd_m, sd_b = mog.state_dict(), base.state_dict()
     assert sorted(sd_m) == sorted(sd_b) and all(torch.equal(sd_m[k], sd_b[k]) for k in sd_m)
     hist_m = train_on_batch(mog, _batch(), steps=2, lr=0.01)
@@ -119,3 +125,68 @@ def test_bad_mogface_keys():
         _model("MODEL.MOGFACE.ALI_AMS.CANDIDATES", "nearest")
     with pytest.raises(ValueError, match="SKIP_LEVELS"):
         _model("MODEL.MOGFACE.ALI_AMS.SKIP_LEVELS", ["p9"])
+
+
+# ---------------------------------------------------------------------- HCAM (Sec. 3.3)
+from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K  # noqa: E402
+
+from facelib.projects.mogface import dynamic_labels, high_confidence_maps  # noqa: E402
+
+
+def test_high_confidence_maps_3x3_and_5x5():
+    scores = torch.zeros(1, 2, 5, 6)  # two anchors per location
+    scores[0, 1, 2, 2] = 0.5  # high (> 0.1) at (2, 2) through anchor 1
+    scores[0, 0, 0, 5] = 0.2  # and at the corner (0, 5)
+    scores[0, 0, 4, 0] = 0.1  # not above the threshold
+    m3, m5 = high_confidence_maps(scores, 0.1, [3, 5])
+    want3 = torch.zeros(5, 6)
+    want3[1:4, 1:4] = 1
+    want3[0:2, 4:6] = 1
+    assert torch.equal(m3[0, 0], want3)
+    want5 = torch.zeros(5, 6)
+    want5[0:5, 0:5] = 1
+    want5[0:3, 3:6] = 1
+    assert torch.equal(m5[0, 0], want5)
+    with pytest.raises(ValueError, match="odd"):
+        high_confidence_maps(scores, 0.1, [4])
+
+
+def test_dynamic_labels():
+    main = torch.tensor([[[0.5], [0.5], [0.05], [0.9], [0.3]]])
+    labels = torch.tensor([[0, 1, 0, -1, 1]])  # face, background, face, ignored, background (K = 1)
+    y = dynamic_labels(main, labels, 1, 0.1)
+    assert y[0, :, 0].tolist() == [1, 0, -1, -1, 0]
+
+
+def test_hcam_loss_term_and_test_scores():
+    model = _model("MODEL.MOGFACE.ALI_AMS.ENABLED", False)
+    losses = train_on_batch(model, _batch(), steps=1, lr=0.0)[0]
+    assert set(losses) == {"loss_cls", "loss_box_reg", "loss_hcam"}
+    calls = []
+    model.hcam.register_forward_hook(lambda *a: calls.append(1))
+    model.eval()
+    with torch.no_grad():
+        main_only = model(_batch())
+    assert calls == []  # TEST_SCORES "main": HCAM not run at inference
+    prog = _model("MODEL.MOGFACE.ALI_AMS.ENABLED", False, "MODEL.MOGFACE.HCAM.TEST_SCORES", "progressive",
+                  "MODEL.RETINANET.SCORE_THRESH_TEST", 0.0)
+    prog.load_state_dict(model.state_dict())
+    torch.nn.init.constant_(prog.head.cls_score.bias, math.log(0.1 / 0.9))  # main scores around 0.1
+    prog.hcam.register_forward_hook(lambda *a: calls.append(1))
+    prog.eval()
+    with torch.no_grad():
+        images = prog.preprocess_image(_batch())
+        feats = prog.forward_features(images)
+        out = prog.head_outputs(feats)
+        logits, _ = prog.inference_predictions(images, feats, out)
+        main, _ = prog.transpose_predictions(out)
+        progressive = [permute_to_N_HWA_K(x, 1) for x in out["hcam_logits"]]
+    assert calls == [1]
+    n_high = 0
+    for lg, m, p in zip(logits, main, progressive):
+        high = m.sigmoid() > 0.1
+        n_high += int(high.sum())
+        assert torch.equal(lg[high], p[high]) and torch.equal(lg[~high], m[~high])
+    assert 0 < n_high < sum(m.numel() for m in main)
+    with pytest.raises(ValueError, match="TEST_SCORES"):
+        _model("MODEL.MOGFACE.HCAM.TEST_SCORES", "both")

@@ -30,6 +30,22 @@ def add_mogface_config(cfg):
     # Levels (names of MODEL.RETINANET.IN_FEATURES) Ali-AMS leaves alone: none in Algorithm 1
     # (p2..p7); MogFace code, not paper: ["p7"].
     ams.SKIP_LEVELS = []
+    # Hierarchical Context-Aware Module (Sec. 3.3, Fig. 2, Eq. 1; Table 5): context from the
+    # backbone levels under the high-confidence anchors' N x N neighbourhoods, a progressive
+    # classifier trained on the dynamic labels y_hc (projects/MogFace/mogface/hcam.py).
+    hcam = config_defaults(cfg.MODEL.MOGFACE, "HCAM")
+    hcam.ENABLED = True
+    # High-confidence: main-classifier score above THRESHOLD (MogFace code, not paper: fp_th 0.1).
+    hcam.THRESHOLD = 0.1
+    # Neighbourhood sizes N (Table 5: 3, 5, or both; both is the paper's choice).
+    hcam.SIZES = [3, 5]
+    # gamma of Eq. 1 ("we find gamma = 1 has a best performance").
+    hcam.LOSS_WEIGHT = 1.0
+    # Scores at test time (the paper does not say): "main" = the main classifier's only (MogFace
+    # code, not paper; HCAM is then not run at inference); "progressive" = the progressive
+    # classifier's score on the high-confidence anchors, the main one elsewhere.
+    hcam.TEST_SCORES = "main"
+
     # Selective Scale Enhancement (Sec. 3.2, Algorithm 2): the training augmentation "sse"
     # (projects/MogFace/mogface/sse.py). Levels index SCALE_RANGES (p2 .. p7: 3 = p5, 4 = p6).
     config_defaults(cfg.INPUT.FACE_AUG, "SSE")

@@ -2,23 +2,35 @@
 
 * Ali-AMS (Sec. 3.1, Algorithm 1): ``refine_assignment`` adds positives to the faces with fewer
   anchors than the level's best-served face, chosen by the current forward pass's face scores
-  (:mod:`.ali_ams`; ``MODEL.MOGFACE.ALI_AMS``). With it off the model is FaceRetinaNet.
+  (:mod:`.ali_ams`; ``MODEL.MOGFACE.ALI_AMS``).
+* HCAM (Sec. 3.3, Eq. 1): ``forward_features`` keeps the backbone's C levels
+  (:class:`~facelib.modeling.bottom_up_capture.FeaturesWithBottomUp`), ``head_outputs`` adds the
+  progressive classifier's logits as ``extras["hcam_logits"]``, ``extra_losses`` its focal loss
+  on the dynamic labels (``loss_hcam`` = gamma * FL_p), ``inference_predictions`` uses them at test
+  time only with ``HCAM.TEST_SCORES "progressive"`` (:mod:`.hcam`; ``MODEL.MOGFACE.HCAM``).
 
-Not built yet: HCAM (Sec. 3.3), the SSH context head / Pyramid Anchor / deeper head of Sec. 4.3.
-SSE (Sec. 3.2) is a training augmentation (``INPUT.FACE_AUG``).
+With both off the model is FaceRetinaNet. SSE (Sec. 3.2) is the training augmentation ``"sse"``.
+Not built yet: the SSH context head / Pyramid Anchor / deeper head of Sec. 4.3.
 """
 import torch
+from fvcore.nn import sigmoid_focal_loss_jit
 
 from detectron2.config import configurable
+from detectron2.layers import cat
+from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
 from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
 
+from facelib.modeling.bottom_up_capture import BottomUpCapture, FeaturesWithBottomUp, bottom_up_shapes
 from facelib.modeling.face_retinanet import FaceRetinaNet
 from facelib.utils.events import put_scalar
 
 from .ali_ams import CANDIDATE_MODES, DROP_POSITIVE_MODES, ali_ams
 from .config import add_mogface_config  # noqa: F401  (registers MODEL.MOGFACE)
+from .hcam import HCAM, dynamic_labels
 
-__all__ = ["MogFace"]
+HCAM_TEST_SCORES = ("main", "progressive")
+
+__all__ = ["MogFace", "HCAM_TEST_SCORES"]
 
 
 @META_ARCH_REGISTRY.register()
@@ -27,8 +39,16 @@ class MogFace(FaceRetinaNet):
 
     @configurable
     def __init__(self, *, ali_ams_enabled: bool, ali_ams_candidates: str, ali_ams_drop_positives: str,
-                 ali_ams_skip_levels, **kwargs):
+                 ali_ams_skip_levels, hcam=None, hcam_loss_weight: float = 1.0, hcam_test_scores: str = "main",
+                 **kwargs):
         super().__init__(**kwargs)
+        if hcam_test_scores not in HCAM_TEST_SCORES:
+            raise ValueError(f"MODEL.MOGFACE.HCAM.TEST_SCORES must be one of {HCAM_TEST_SCORES}, "
+                             f"got {hcam_test_scores!r}")
+        self.hcam = hcam
+        self.hcam_loss_weight = float(hcam_loss_weight)
+        self.hcam_test_scores = hcam_test_scores
+        self._bottom_up = BottomUpCapture(self.backbone, "MogFace's HCAM") if hcam is not None else None
         if ali_ams_candidates not in CANDIDATE_MODES:
             raise ValueError(f"MODEL.MOGFACE.ALI_AMS.CANDIDATES must be one of {CANDIDATE_MODES}, "
                              f"got {ali_ams_candidates!r}")
@@ -54,7 +74,66 @@ class MogFace(FaceRetinaNet):
             ali_ams_drop_positives=ams.DROP_POSITIVES,
             ali_ams_skip_levels=list(ams.SKIP_LEVELS),
         )
+        h = cfg.MODEL.MOGFACE.HCAM
+        if h.ENABLED:
+            backbone = ret["backbone"]
+            bu = bottom_up_shapes(backbone, "MogFace's HCAM")
+            by_stride = {v.stride: k for k, v in bu.items()}
+            shapes = backbone.output_shape()
+            levels = list(cfg.MODEL.RETINANET.IN_FEATURES)
+            ret.update(
+                hcam=HCAM(
+                    [by_stride.get(shapes[f].stride) for f in levels],
+                    {k: v.channels for k, v in bu.items()},
+                    shapes[levels[0]].channels,
+                    ret["head"].cls_score.out_channels,
+                    threshold=h.THRESHOLD, sizes=list(h.SIZES), prior_prob=cfg.MODEL.RETINANET.PRIOR_PROB,
+                ),
+                hcam_loss_weight=h.LOSS_WEIGHT,
+                hcam_test_scores=h.TEST_SCORES,
+            )
         return ret
+
+    # ------------------------------------------------------------------ HCAM
+    def _hcam_runs(self) -> bool:
+        return self.hcam is not None and (self.training or self.hcam_test_scores == "progressive")
+
+    def forward_features(self, images):
+        if self._bottom_up is not None:
+            self._bottom_up.clear()
+        features = super().forward_features(images)
+        if self._bottom_up is None:
+            return features
+        return FeaturesWithBottomUp(features, self._bottom_up.pop())
+
+    def head_outputs(self, features):
+        out = super().head_outputs(features)
+        if self._hcam_runs():
+            out.extras["hcam_logits"] = self.hcam(list(features), features.bottom_up, out.logits)
+        return out
+
+    def extra_losses(self, ctx):
+        """``loss_hcam`` = gamma * the progressive classifier's focal loss on y_hc (Eq. 1),
+        divided by the number of y_hc positives."""
+        if self.hcam is None:
+            return {}
+        prog = cat([permute_to_N_HWA_K(x, self.num_classes) for x in ctx.outputs["hcam_logits"]], dim=1)
+        main = cat(ctx.pred_logits, dim=1).detach().sigmoid()
+        y = dynamic_labels(main, torch.stack(ctx.gt_labels), self.num_classes, self.hcam.threshold)
+        valid = y >= 0
+        num_pos = int((y == 1).sum())
+        put_scalar("hcam_num_high_confidence", valid.sum().item() / prog.shape[0])
+        loss = sigmoid_focal_loss_jit(prog[valid], y[valid].to(prog.dtype), alpha=self.focal_loss_alpha,
+                                      gamma=self.focal_loss_gamma, reduction="sum")
+        return {"loss_hcam": self.hcam_loss_weight * loss / max(num_pos, 1)}
+
+    def inference_predictions(self, images, features, outputs):
+        logits, deltas = self.transpose_predictions(outputs)
+        if self.hcam is None or self.hcam_test_scores == "main":
+            return logits, deltas
+        prog = [permute_to_N_HWA_K(x, self.num_classes) for x in outputs["hcam_logits"]]
+        t = self.hcam.threshold
+        return [torch.where(lg.sigmoid() > t, p, lg) for lg, p in zip(logits, prog)], deltas
 
     def refine_assignment(self, anchors, targets, matched_idxs, anchor_labels, predictions):
         """Ali-AMS on the matcher's result (training only; needs the current predictions)."""

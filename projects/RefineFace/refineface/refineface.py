@@ -43,6 +43,7 @@ from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
 from detectron2.structures import Boxes, pairwise_iou
 
 from facelib.modeling.anchor_sets import is_per_image, level_tensors
+from facelib.modeling.bottom_up_capture import BottomUpCapture, bottom_up_shapes
 from facelib.modeling.dense_inference import apply_box_deltas
 from facelib.modeling.dense_outputs import HeadOutputs, LossContext
 from facelib.modeling.face_retinanet import FaceRetinaNet
@@ -135,15 +136,9 @@ class RefineFace(FaceRetinaNet):
         self.fsm = fsm
         self.fsm_level_scales = list(fsm_level_scales)
         self.fsm_params = dict(fsm_params)
-        self._bottom_up_outputs: List[Dict[str, Tensor]] = []
-        if first_step_features is not None:
-            bottom_up = getattr(self.backbone, "bottom_up", None)
-            if bottom_up is None:
-                raise ValueError(
-                    f"RefineFace's first step reads the C levels of an FPN backbone (its `bottom_up`); "
-                    f"{type(self.backbone).__name__} has none"
-                )
-            bottom_up.register_forward_hook(self._keep_bottom_up)
+        self._bottom_up = (
+            BottomUpCapture(self.backbone, "RefineFace's first step") if first_step_features is not None else None
+        )
 
     @classmethod
     def from_config(cls, cfg):
@@ -154,12 +149,7 @@ class RefineFace(FaceRetinaNet):
         shapes = backbone.output_shape()
         first_features = None
         if first_levels:
-            bottom_up = getattr(backbone, "bottom_up", None)
-            if bottom_up is None:
-                raise ValueError(f"RefineFace's first step needs an FPN backbone with `bottom_up`; "
-                                 f"{cfg.MODEL.BACKBONE.NAME} builds {type(backbone).__name__}")
-            in_features = list(getattr(backbone, "in_features", bottom_up.output_shape().keys()))
-            bu_shapes = {k: v for k, v in bottom_up.output_shape().items() if k in in_features}
+            bu_shapes = bottom_up_shapes(backbone, "RefineFace's first step")
             first_features = FirstStepFeatures(
                 bu_shapes,
                 [level_of(shapes[n].stride) for n in first_levels],
@@ -216,18 +206,13 @@ class RefineFace(FaceRetinaNet):
         return RefineFaceHead(cfg, feature_shapes, first_shapes)
 
     # ------------------------------------------------------------------ features
-    def _keep_bottom_up(self, _module, _inputs, output):
-        self._bottom_up_outputs.append(output)
-
     def forward_features(self, images):
-        self._bottom_up_outputs.clear()
-        features = self.backbone(images.tensor)
-        second = [features[f] for f in self.head_in_features]
-        if self.first_step_features is None:
+        if self._bottom_up is not None:
+            self._bottom_up.clear()
+        second = super().forward_features(images)
+        if self._bottom_up is None:
             return second
-        bottom_up = self._bottom_up_outputs.pop()
-        self._bottom_up_outputs.clear()
-        return TwoStepFeatures(second, self.first_step_features(bottom_up))
+        return TwoStepFeatures(second, self.first_step_features(self._bottom_up.pop()))
 
     # ------------------------------------------------------------------ STR: refined anchors
     def training_anchors(self, images, features, outputs: HeadOutputs):
