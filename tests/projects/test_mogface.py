@@ -190,3 +190,22 @@ def test_hcam_loss_term_and_test_scores():
     assert 0 < n_high < sum(m.numel() for m in main)
     with pytest.raises(ValueError, match="TEST_SCORES"):
         _model("MODEL.MOGFACE.HCAM.TEST_SCORES", "both")
+
+
+# ---------------------------------------------------------------------- configs
+import glob  # noqa: E402
+
+from tiny_model import ROOT  # noqa: E402
+
+MOGFACE_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "mogface_*.yaml")))
+
+
+@pytest.mark.parametrize("path", MOGFACE_CONFIGS, ids=os.path.basename)
+def test_mogface_configs_build(path):
+    cfg = config_from_file(path, "MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu")
+    assert cfg.MODEL.META_ARCHITECTURE == "MogFace"
+    model = seeded_model(cfg)
+    name = os.path.basename(path)
+    assert model.ali_ams_enabled == (name != "mogface_base_R50.yaml")
+    assert (model.hcam is not None) == (name != "mogface_base_R50.yaml")
+    assert ("sse" in cfg.INPUT.FACE_AUG.TRAIN) == (name == "mogface_e_R50.yaml")

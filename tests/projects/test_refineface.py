@@ -411,3 +411,27 @@ def test_inference_returns_instances_in_output_size():
     inst = out[0]["instances"]
     assert isinstance(inst, Instances) and inst.image_size == (256, 200)
     assert isinstance(model.head_outputs(model.forward_features(model.preprocess_image(_batch()))), HeadOutputs)
+
+
+# ---------------------------------------------------------------------- configs
+import glob  # noqa: E402
+
+from tiny_model import ROOT  # noqa: E402
+
+REFINEFACE_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "refineface_*.yaml")))
+
+
+@pytest.mark.parametrize("path", REFINEFACE_CONFIGS, ids=os.path.basename)
+def test_refineface_configs_build(path):
+    cfg = config_from_file(path, "MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu")
+    assert cfg.MODEL.META_ARCHITECTURE == "RefineFace"
+    model = seeded_model(cfg)
+    assert model.first_levels and model.fsm is not None
+    if "mnet025_facemask" in path:  # the baseline's recipe: same schedule, seed, anchors, levels
+        base = config_from_file(os.path.join("configs", "retinaface_mnet025_facemask.yaml"))
+        for key in ("SOLVER.MAX_ITER", "SOLVER.STEPS", "SOLVER.BASE_LR", "SEED", "MODEL.ANCHOR_GENERATOR.SIZES",
+                    "MODEL.RETINANET.IN_FEATURES", "INPUT.FACE_AUG.TRAIN", "MODEL.FPN.TOP_LEVELS_FROM"):
+            a, b = cfg, base
+            for part in key.split("."):
+                a, b = a[part], b[part]
+            assert a == b, key
