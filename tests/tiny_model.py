@@ -125,7 +125,7 @@ def train_on_batch(model, batch, steps: int, lr: float, momentum: float = 0.9):
     with EventStorage():
         for _ in range(steps):
             losses = model(batch)
-            history.append({k: float(v) for k, v in losses.items()})
+            history.append({k: v.item() for k, v in losses.items()})
             opt.zero_grad()
             sum(losses.values()).backward()
             opt.step()
