@@ -197,6 +197,21 @@ import glob  # noqa: E402
 
 from tiny_model import ROOT  # noqa: E402
 
+def test_ssh_context_head():
+    from facelib.projects.mogface import SSHContext
+
+    ssh = SSHContext(64, 128)
+    assert (ssh.conv1.out_channels, ssh.conv2.out_channels, ssh.conv2_2_1.out_channels) == (64, 32, 32)
+    assert ssh.conv2.dilation == (2, 2) and ssh.conv2_2.dilation == (2, 2)
+    assert ssh(torch.randn(2, 64, 9, 7)).shape == (2, 128, 9, 7)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        SSHContext(64, 30)
+    model = _model("MODEL.MOGFACE.SSH_CHANNELS", 128)
+    assert model.head.ssh is not None and model.head.cls_subnet[0].in_channels == 128
+    history = train_on_batch(model, _batch(), steps=2, lr=0.01)
+    assert all(math.isfinite(v) for h in history for v in h.values())
+
+
 MOGFACE_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "mogface_*.yaml")))
 
 

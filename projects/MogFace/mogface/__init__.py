@@ -3,16 +3,18 @@
 * :mod:`.config`  -- ``MODEL.MOGFACE.*`` keys (``add_mogface_config``, registered on import);
 * :mod:`.ali_ams` -- Adaptive Online Incremental Anchor Mining (Sec. 3.1, Algorithm 1);
 * :mod:`.hcam`    -- Hierarchical Context-Aware Module (Sec. 3.3, Eq. 1);
+* :mod:`.ssh_head` -- the SSH context head of the final model (Sec. 4.3);
 * :mod:`.sse`     -- Selective Scale Enhancement (Sec. 3.2, Algorithm 2), the augmentation ``"sse"``;
 * :mod:`.mogface` -- ``MogFace``, a :class:`facelib.modeling.FaceRetinaNet` in ``META_ARCH_REGISTRY``.
 
-Not built yet: the final model's SSH head, Pyramid Anchor and deeper head (Sec. 4.3).
+Not built yet: Pyramid Anchor (Sec. 4.3).
 """
 from .ali_ams import CANDIDATE_MODES, DROP_POSITIVE_MODES, ali_ams
 from .config import add_mogface_config
 from .hcam import HCAM, dynamic_labels, high_confidence_maps
 from .mogface import HCAM_TEST_SCORES, MogFace
+from .ssh_head import MogFaceHead, SSHContext
 from .sse import OTHER_LEVEL_MODES, SSE_SCALE_RANGES_CODE, SSE_SCALE_RANGES_PAPER, SelectiveScaleEnhancement, build_sse
 
-__all__ = ["add_mogface_config", "HCAM", "dynamic_labels", "high_confidence_maps", "HCAM_TEST_SCORES", "ali_ams", "CANDIDATE_MODES", "DROP_POSITIVE_MODES", "MogFace",
+__all__ = ["add_mogface_config", "HCAM", "dynamic_labels", "high_confidence_maps", "HCAM_TEST_SCORES", "ali_ams", "CANDIDATE_MODES", "DROP_POSITIVE_MODES", "MogFace", "MogFaceHead", "SSHContext",
            "SelectiveScaleEnhancement", "build_sse", "SSE_SCALE_RANGES_PAPER", "SSE_SCALE_RANGES_CODE", "OTHER_LEVEL_MODES"]

@@ -30,6 +30,11 @@ def add_mogface_config(cfg):
     # Levels (names of MODEL.RETINANET.IN_FEATURES) Ali-AMS leaves alone: none in Algorithm 1
     # (p2..p7); MogFace code, not paper: ["p7"].
     ams.SKIP_LEVELS = []
+    # SSH context head of the final model (Sec. 4.3; layout: MogFace code, not paper;
+    # projects/MogFace/mogface/ssh_head.py): its output width, the class / box subnets' width
+    # then (the code: 512); 0 = off (RetinaNet's head on the pyramid features).
+    config_defaults(cfg.MODEL.MOGFACE).SSH_CHANNELS = 0
+
     # Hierarchical Context-Aware Module (Sec. 3.3, Fig. 2, Eq. 1; Table 5): context from the
     # backbone levels under the high-confidence anchors' N x N neighbourhoods, a progressive
     # classifier trained on the dynamic labels y_hc (projects/MogFace/mogface/hcam.py).

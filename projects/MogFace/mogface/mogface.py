@@ -10,7 +10,9 @@
   time only with ``HCAM.TEST_SCORES "progressive"`` (:mod:`.hcam`; ``MODEL.MOGFACE.HCAM``).
 
 With both off the model is FaceRetinaNet. SSE (Sec. 3.2) is the training augmentation ``"sse"``.
-Not built yet: the SSH context head / Pyramid Anchor / deeper head of Sec. 4.3.
+* the final model's SSH context head (Sec. 4.3): :class:`~.ssh_head.MogFaceHead` (``MODEL.MOGFACE.SSH_CHANNELS``).
+
+Not built yet: Pyramid Anchor (Sec. 4.3).
 """
 import torch
 from fvcore.nn import sigmoid_focal_loss_jit
@@ -27,6 +29,7 @@ from facelib.utils.events import put_scalar
 from .ali_ams import CANDIDATE_MODES, DROP_POSITIVE_MODES, ali_ams
 from .config import add_mogface_config  # noqa: F401  (registers MODEL.MOGFACE)
 from .hcam import HCAM, dynamic_labels
+from .ssh_head import MogFaceHead
 
 HCAM_TEST_SCORES = ("main", "progressive")
 
@@ -134,6 +137,10 @@ class MogFace(FaceRetinaNet):
         prog = [permute_to_N_HWA_K(x, self.num_classes) for x in outputs["hcam_logits"]]
         t = self.hcam.threshold
         return [torch.where(lg.sigmoid() > t, p, lg) for lg, p in zip(logits, prog)], deltas
+
+    @classmethod
+    def build_head(cls, cfg, feature_shapes):
+        return MogFaceHead(cfg, feature_shapes)
 
     def refine_assignment(self, anchors, targets, matched_idxs, anchor_labels, predictions):
         """Ali-AMS on the matcher's result (training only; needs the current predictions)."""
