@@ -224,3 +224,31 @@ def test_mogface_configs_build(path):
     assert model.ali_ams_enabled == (name != "mogface_base_R50.yaml")
     assert (model.hcam is not None) == (name != "mogface_base_R50.yaml")
     assert ("sse" in cfg.INPUT.FACE_AUG.TRAIN) == (name == "mogface_e_R50.yaml")
+
+
+# ---------------------------------------------------------------------- ATSS (Table 3 comparison)
+def test_atss_on_hand_made_levels():
+    from facelib.projects.mogface import atss_assign
+
+    # level 0: 10x10 anchors at x = 0, 10, 20, 30; level 1: 20x20 anchors at x = 0, 20
+    anchors = torch.tensor([[0.0, 0, 10, 10], [10.0, 0, 20, 10], [20.0, 0, 30, 10], [30.0, 0, 40, 10],
+                            [0.0, 0, 20, 20], [20.0, 0, 40, 20]])
+    gt = torch.tensor([[2.0, 0, 22, 10]])  # centre (12, 5)
+    # candidates (top 3 nearest centres per level): a1 .5, a0 .364, a2 .071; b0 .429, b1 .034
+    # -> threshold mean + std = .280 + .213 = .493: only a1 (centre inside the face) is positive
+    assert atss_assign(anchors, gt, [4, 2], topk=3).tolist() == [-1, 0, -1, -1, -1, -1]
+    # a second face on b1 exactly: candidates a2 .25, a3 .25, a1 0; b1 1, b0 0 -> threshold .3 + .41 = .71: b1
+    gt2 = torch.tensor([[2.0, 0, 22, 10], [20.0, 0, 40, 20]])
+    out = atss_assign(anchors, gt2, [4, 2], topk=3)
+    assert out[1] == 0 and out[5] == 1
+    assert atss_assign(anchors, gt[:0], [4, 2]).tolist() == [-1] * 6
+
+
+def test_atss_assigner_in_the_model():
+    model = _model("MODEL.MOGFACE.ASSIGNER", "atss", "MODEL.MOGFACE.ALI_AMS.ENABLED", False,
+                   "MODEL.MOGFACE.HCAM.ENABLED", False)
+    labels = _labels(model)
+    assert all(((lab == 0) | (lab == 1)).all() for lab in labels)  # ATSS ignores nothing
+    assert all((lab == 0).any() for lab in labels)
+    with pytest.raises(ValueError, match="ASSIGNER"):
+        _model("MODEL.MOGFACE.ASSIGNER", "ota")

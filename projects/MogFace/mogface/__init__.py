@@ -2,6 +2,7 @@
 
 * :mod:`.config`  -- ``MODEL.MOGFACE.*`` keys (``add_mogface_config``, registered on import);
 * :mod:`.ali_ams` -- Adaptive Online Incremental Anchor Mining (Sec. 3.1, Algorithm 1);
+* :mod:`.atss`    -- ATSS assignment (Table 3's comparison);
 * :mod:`.hcam`    -- Hierarchical Context-Aware Module (Sec. 3.3, Eq. 1);
 * :mod:`.ssh_head` -- the SSH context head of the final model (Sec. 4.3);
 * :mod:`.sse`     -- Selective Scale Enhancement (Sec. 3.2, Algorithm 2), the augmentation ``"sse"``;
@@ -10,11 +11,12 @@
 Not built yet: Pyramid Anchor (Sec. 4.3).
 """
 from .ali_ams import CANDIDATE_MODES, DROP_POSITIVE_MODES, ali_ams
+from .atss import atss_assign
 from .config import add_mogface_config
 from .hcam import HCAM, dynamic_labels, high_confidence_maps
-from .mogface import HCAM_TEST_SCORES, MogFace
+from .mogface import ASSIGNERS, HCAM_TEST_SCORES, MogFace
 from .ssh_head import MogFaceHead, SSHContext
 from .sse import OTHER_LEVEL_MODES, SSE_SCALE_RANGES_CODE, SSE_SCALE_RANGES_PAPER, SelectiveScaleEnhancement, build_sse
 
-__all__ = ["add_mogface_config", "HCAM", "dynamic_labels", "high_confidence_maps", "HCAM_TEST_SCORES", "ali_ams", "CANDIDATE_MODES", "DROP_POSITIVE_MODES", "MogFace", "MogFaceHead", "SSHContext",
+__all__ = ["add_mogface_config", "HCAM", "dynamic_labels", "high_confidence_maps", "HCAM_TEST_SCORES", "ali_ams", "atss_assign", "ASSIGNERS", "CANDIDATE_MODES", "DROP_POSITIVE_MODES", "MogFace", "MogFaceHead", "SSHContext",
            "SelectiveScaleEnhancement", "build_sse", "SSE_SCALE_RANGES_PAPER", "SSE_SCALE_RANGES_CODE", "OTHER_LEVEL_MODES"]

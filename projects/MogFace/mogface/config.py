@@ -15,6 +15,12 @@ __all__ = ["add_mogface_config"]
 def add_mogface_config(cfg):
     """Add ``MODEL.MOGFACE`` to ``cfg`` in place (keys already present are kept); return ``cfg``."""
     config_defaults(cfg.MODEL, "MOGFACE")
+    # The assignment Ali-AMS starts from: "iou" = the standard IoU matching (MODEL.RETINANET.
+    # IOU_THRESHOLDS, the paper's [23]); "atss" = ATSS (Table 3's comparison; top ATSS_TOPK
+    # nearest-centre anchors per level, IoU >= mean + std, centre inside the face).
+    mog = config_defaults(cfg.MODEL.MOGFACE)
+    mog.ASSIGNER = "iou"
+    mog.ATSS_TOPK = 9
     # Adaptive Online Incremental Anchor Mining (Sec. 3.1, Algorithm 1; Table 3 "Ali-AMS").
     ams = config_defaults(cfg.MODEL.MOGFACE, "ALI_AMS")
     ams.ENABLED = True
@@ -33,7 +39,7 @@ def add_mogface_config(cfg):
     # SSH context head of the final model (Sec. 4.3; layout: MogFace code, not paper;
     # projects/MogFace/mogface/ssh_head.py): its output width, the class / box subnets' width
     # then (the code: 512); 0 = off (RetinaNet's head on the pyramid features).
-    config_defaults(cfg.MODEL.MOGFACE).SSH_CHANNELS = 0
+    mog.SSH_CHANNELS = 0
 
     # Hierarchical Context-Aware Module (Sec. 3.3, Fig. 2, Eq. 1; Table 5): context from the
     # backbone levels under the high-confidence anchors' N x N neighbourhoods, a progressive

@@ -1,5 +1,7 @@
 """``MogFace`` (Liu et al., CVPR 2022) on facelib's :class:`FaceRetinaNet`.
 
+* ATSS (Table 3's comparison, ``MODEL.MOGFACE.ASSIGNER "atss"``): ``refine_assignment`` replaces
+  the IoU matcher's result (:mod:`.atss`).
 * Ali-AMS (Sec. 3.1, Algorithm 1): ``refine_assignment`` adds positives to the faces with fewer
   anchors than the level's best-served face, chosen by the current forward pass's face scores
   (:mod:`.ali_ams`; ``MODEL.MOGFACE.ALI_AMS``).
@@ -22,18 +24,21 @@ from detectron2.layers import cat
 from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
 from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
 
+from facelib.modeling.anchor_sets import level_sizes
 from facelib.modeling.bottom_up_capture import BottomUpCapture, FeaturesWithBottomUp, bottom_up_shapes
 from facelib.modeling.face_retinanet import FaceRetinaNet
 from facelib.utils.events import put_scalar
 
 from .ali_ams import CANDIDATE_MODES, DROP_POSITIVE_MODES, ali_ams
+from .atss import atss_assign
 from .config import add_mogface_config  # noqa: F401  (registers MODEL.MOGFACE)
 from .hcam import HCAM, dynamic_labels
 from .ssh_head import MogFaceHead
 
 HCAM_TEST_SCORES = ("main", "progressive")
+ASSIGNERS = ("iou", "atss")
 
-__all__ = ["MogFace", "HCAM_TEST_SCORES"]
+__all__ = ["MogFace", "HCAM_TEST_SCORES", "ASSIGNERS"]
 
 
 @META_ARCH_REGISTRY.register()
@@ -43,8 +48,13 @@ class MogFace(FaceRetinaNet):
     @configurable
     def __init__(self, *, ali_ams_enabled: bool, ali_ams_candidates: str, ali_ams_drop_positives: str,
                  ali_ams_skip_levels, hcam=None, hcam_loss_weight: float = 1.0, hcam_test_scores: str = "main",
-                 **kwargs):
+                 assigner: str = "iou", atss_topk: int = 9, **kwargs):
         super().__init__(**kwargs)
+        if assigner not in ASSIGNERS:
+            raise ValueError(f"MODEL.MOGFACE.ASSIGNER must be one of {ASSIGNERS}, got {assigner!r}")
+        self.assigner = assigner
+        self.atss_topk = int(atss_topk)
+        self._level_sizes = None
         if hcam_test_scores not in HCAM_TEST_SCORES:
             raise ValueError(f"MODEL.MOGFACE.HCAM.TEST_SCORES must be one of {HCAM_TEST_SCORES}, "
                              f"got {hcam_test_scores!r}")
@@ -76,6 +86,8 @@ class MogFace(FaceRetinaNet):
             ali_ams_candidates=ams.CANDIDATES,
             ali_ams_drop_positives=ams.DROP_POSITIVES,
             ali_ams_skip_levels=list(ams.SKIP_LEVELS),
+            assigner=cfg.MODEL.MOGFACE.ASSIGNER,
+            atss_topk=cfg.MODEL.MOGFACE.ATSS_TOPK,
         )
         h = cfg.MODEL.MOGFACE.HCAM
         if h.ENABLED:
@@ -142,14 +154,27 @@ class MogFace(FaceRetinaNet):
     def build_head(cls, cfg, feature_shapes):
         return MogFaceHead(cfg, feature_shapes)
 
+    def label_anchors(self, anchors, gt_instances, pred_logits=None, pred_deltas=None, matcher=None):
+        self._level_sizes = level_sizes(anchors)  # the levels ATSS / Ali-AMS work on
+        try:
+            return super().label_anchors(anchors, gt_instances, pred_logits, pred_deltas, matcher=matcher)
+        finally:
+            self._level_sizes = None
+
     def refine_assignment(self, anchors, targets, matched_idxs, anchor_labels, predictions):
-        """Ali-AMS on the matcher's result (training only; needs the current predictions)."""
-        if not self.ali_ams_enabled or predictions is None or not self.training or len(targets) == 0:
+        """ATSS in place of the IoU matcher (``ASSIGNER "atss"``), then Ali-AMS (training only;
+        it needs the current predictions)."""
+        if len(targets) == 0:
             return matched_idxs, anchor_labels
-        sizes = [int(x.shape[1]) for x in predictions.pred_logits]
+        if self.assigner == "atss":
+            assigned = atss_assign(anchors.tensor, targets.gt_boxes.tensor, self._level_sizes, self.atss_topk)
+            matched_idxs = assigned.clamp(min=0)
+            anchor_labels = (assigned >= 0).to(anchor_labels.dtype)
+        if not self.ali_ams_enabled or predictions is None or not self.training:
+            return matched_idxs, anchor_labels
         face_scores = predictions.scores.max(dim=1).values
         standard = torch.where(anchor_labels == 1, matched_idxs, torch.full_like(matched_idxs, -1))
-        mined = ali_ams(standard, anchors.tensor, targets.gt_boxes.tensor, face_scores, sizes,
+        mined = ali_ams(standard, anchors.tensor, targets.gt_boxes.tensor, face_scores, self._level_sizes,
                         candidates=self.ali_ams_candidates, drop_positives=self.ali_ams_drop_positives,
                         skip_levels=self.ali_ams_skip)
         added = (mined >= 0) & (standard < 0)
