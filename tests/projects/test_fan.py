@@ -287,8 +287,9 @@ def test_losses_present_finite_and_eq1_normalisation():
     sum(losses.values()).backward()
     assert model.head.attention.attention_logits.weight.grad is not None
 
-    # Eq. 1 recomputed by hand: focal loss per level / participating anchors of the level,
-    # smooth L1 per level / positives of the level
+    # Eq. 1 recomputed by hand ("anchors"): focal loss per level / participating anchors of the
+    # level, smooth L1 per level / positives of the level
+    model.cls_loss_normalizer = "anchors"
     batch = _batch()
     images = model.preprocess_image(batch)
     feats = model.forward_features(images)

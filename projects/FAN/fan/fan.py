@@ -18,11 +18,12 @@ What FAN changes in the RetinaNet face detector, each through one FaceRetinaNet 
   l_c = sigmoid focal loss, l_r = smooth L1, both computed per pyramid level k. The paper defines
   N_k^c as "the number of anchors in P_k which participate in the classification loss
   computation" (positives + negatives; ignored anchors do not participate) and N_k^r as the number
-  of positive anchors of P_k. That is ``MODEL.FAN.CLS_LOSS_NORMALIZER "anchors"`` (default).
+  of positive anchors of P_k. That is ``MODEL.FAN.CLS_LOSS_NORMALIZER "anchors"``.
   Normalising a focal loss by all participating anchors makes it far smaller than RetinaNet's
-  (normalised by the positives, Lin et al. Sec. 4.1), so ``"positives"`` gives RetinaNet's
-  normalisation instead (all levels' focal loss / all positives, as the public
-  re-implementation rainofmine/Face_Attention_Network does). Counts are over the whole batch; a
+  (normalised by the positives, Lin et al. Sec. 4.1) and a model trained so does not learn to
+  classify (docs/results.md), so ``"positives"`` (default) gives RetinaNet's normalisation
+  instead (all levels' focal loss / all positives, as the public re-implementation
+  rainofmine/Face_Attention_Network does). Counts are over the whole batch; a
   level without positives contributes no regression loss. No EMA is used (unlike FaceRetinaNet).
   ``"retinanet"`` keeps FaceRetinaNet's losses unchanged (EMA normaliser), so that FAN without
   attention equals the FaceRetinaNet baseline exactly.
@@ -133,7 +134,7 @@ class FAN(FaceRetinaNet):
         *,
         attention_on: bool = True,
         loss_weight_attention: float = 1.0,
-        cls_loss_normalizer: str = "anchors",
+        cls_loss_normalizer: str = "positives",
         attention_targets: str = "matched",
         attention_size_ranges=(),
         **kwargs,
