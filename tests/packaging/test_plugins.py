@@ -43,7 +43,7 @@ def from_repo():
 
 
 def test_plugins_found_and_config_has_their_keys(from_repo):
-    assert set(from_repo["plugins"]) == {"fan", "aofd", "refineface", "mogface"}
+    assert set(from_repo["plugins"]) == {"fan", "aofd", "refineface", "mogface", "df2s2"}
     assert "FAN:" in from_repo["cfg"] and "AOFD:" in from_repo["cfg"]
     assert not from_repo["top_projects"]
 
@@ -51,7 +51,7 @@ def test_plugins_found_and_config_has_their_keys(from_repo):
 def test_config_same_from_any_working_directory(tmp_path, from_repo):
     other = _probe(str(tmp_path))
     assert other["cfg"] == from_repo["cfg"]
-    assert set(other["plugins"]) == {"fan", "aofd", "refineface", "mogface"}
+    assert set(other["plugins"]) == {"fan", "aofd", "refineface", "mogface", "df2s2"}
 
 
 def test_non_editable_install(tmp_path, from_repo):

@@ -16,12 +16,12 @@ from detectron2.modeling.backbone.resnet import build_resnet_backbone
 
 from .fpn_top import build_face_fpn
 
-__all__ = ["build_face_resnet_fpn_backbone"]
+__all__ = ["build_face_resnet_fpn_backbone", "resnet_cfg_for_fpn"]
 
 logger = logging.getLogger(__name__)
 
 
-def _resnet_cfg(cfg):
+def resnet_cfg_for_fpn(cfg):
     """``cfg`` with the ResNet's OUT_FEATURES covering the FPN inputs and, for R18/R34,
     RES2_OUT_CHANNELS 64 (the only value detectron2 accepts for BasicBlock ResNets)."""
     in_features = list(cfg.MODEL.FPN.IN_FEATURES) or list(cfg.MODEL.RESNETS.OUT_FEATURES)
@@ -48,6 +48,6 @@ def build_face_resnet_fpn_backbone(cfg, input_shape: ShapeSpec):
     ``MODEL.FPN.IN_FEATURES`` (or, when empty, ``MODEL.RESNETS.OUT_FEATURES``) are the FPN
     inputs; the ResNet is built to return exactly those.
     """
-    cfg, in_features = _resnet_cfg(cfg)
+    cfg, in_features = resnet_cfg_for_fpn(cfg)
     bottom_up = build_resnet_backbone(cfg, input_shape)
     return build_face_fpn(cfg, bottom_up, in_features)
