@@ -203,9 +203,10 @@ class MAFAEvaluator(FaceDetectionCollector):
         for t in self._extra_iou_thresholds:
             for p in self._protocols:
                 res[f"AP_{p}@{t:g}"] = 100.0 * average_precision(per_threshold[t][p])[0]
-        for r in self._fp_at_recalls:
+        fps = {p: false_positives_at_recalls(per_protocol[p], self._fp_at_recalls) for p in self._protocols}
+        for i, r in enumerate(self._fp_at_recalls):
             for p in self._protocols:
-                res[f"FP@{r:g}_{p}"] = false_positives_at_recalls(per_protocol[p], [r])[0]
+                res[f"FP@{r:g}_{p}"] = fps[p][i]
 
         self._logger.info(
             f"{self.TASK} evaluation of {self._dataset_name} ({len(gt)} images, IoU {self._iou_threshold}, "

@@ -1,7 +1,7 @@
 """Receptive Field Enhancement (RefineFace Sec. 3.5, Fig. 7).
 
 Four branches, each a 1x1 conv to a quarter of the channels, one rectangular conv (1x5, 5x1, 1x3,
-3x1: "1 x k and k x 1 (k = 3 and 5) convolution layers to provide rectangular receptive field")
+3x1: "1 x k and k x 1 (k = 3 and 5) convolution layer to provide rectangular receptive field")
 and a 1x1 conv; the branches are concatenated back to C channels, go through a 1x1 conv, and the
 input is added ("a shortcut path to retain the original receptive field"). A ReLU follows every
 conv (SRN code, not paper: ChiCheng123/SRN ``RFE``).
