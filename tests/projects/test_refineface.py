@@ -283,6 +283,37 @@ def test_fsm_proposals_nms_gt_first_and_cap():
     assert prop.tolist() == [[0, 0, 10, 10]]  # top 2 before NMS, one survives
 
 
+def test_fsm_proposals_decode_only_the_top_predictions():
+    """fsm_proposals decodes just each image's PRE_NMS_TOPK best predictions: the same proposals as
+    decoding every anchor and handing all of them to select_proposals."""
+    from facelib.modeling.anchor_sets import level_tensors
+    from facelib.modeling.dense_inference import apply_box_deltas
+
+    model = _model("MODEL.REFINEFACE.FSM.PRE_NMS_TOPK", 40)
+    model.train()
+    batch = _batch()
+    with torch.no_grad(), EventStorage():
+        images = model.preprocess_image(batch)
+        feats = model.forward_features(images)
+        gts = [x["instances"] for x in batch]
+        ctx = model.loss_context(images, feats, model.head_outputs(feats), gts)
+        got, _ = model.fsm_proposals(ctx)
+    scores = torch.cat(ctx.pred_logits, dim=1).sigmoid().max(dim=-1).values
+    keep = model._stc_keep_flat(ctx.outputs, ctx.pred_logits)
+    assert keep is not None and not keep.all()  # the STC filter takes part
+    scores = scores.masked_fill(~keep, float("-inf"))
+    tensors = level_tensors(ctx.anchors)
+    levels = torch.cat([torch.full((t.shape[-2],), i) for i, t in enumerate(tensors)])
+    for i, (prop, lvl) in enumerate(got):
+        anchors = torch.cat([t[i] if t.dim() == 3 else t for t in tensors])
+        boxes = apply_box_deltas(model.box2box_transform, torch.cat(ctx.pred_deltas, dim=1)[i], anchors)
+        gt = gts[i].gt_boxes.tensor
+        ref, ref_lvl = select_proposals(boxes, scores[i], levels, gt, nearest_scale_level(gt, model.fsm_level_scales),
+                                        pre_nms_topk=40, nms_thresh=0.7, num_proposals=model.fsm_params["num_proposals"])
+        assert len(prop) > len(gt)
+        assert torch.allclose(prop, ref) and torch.equal(lvl, ref_lvl)
+
+
 def test_fsm_gt_level_is_the_nearest_anchor_scale():
     boxes = torch.tensor([[0.0, 0, 16, 16], [0, 0, 60, 60], [0, 0, 400, 400]])
     assert nearest_scale_level(boxes, [19.0, 38.0, 76.0]).tolist() == [0, 2, 2]

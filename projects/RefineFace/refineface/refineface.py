@@ -363,9 +363,15 @@ class RefineFace(FaceRetinaNet):
             anchors = torch.cat(tensors, dim=1)
         else:
             anchors = torch.cat(tensors, dim=0).expand(n, -1, -1)
-        boxes = apply_box_deltas(self.box2box_transform, deltas.reshape(-1, 4), anchors.reshape(-1, 4)).reshape(n, r, 4)
         levels = torch.cat([torch.full((t.shape[-2],), i, dtype=torch.int64, device=scores.device)
                             for i, t in enumerate(tensors)])
+        # only the PRE_NMS_TOPK best of each image can become proposals: decode just those
+        k = min(p["pre_nms_topk"], r)
+        scores, top = scores.topk(k, dim=1)
+        top4 = top[..., None].expand(-1, -1, 4)
+        boxes = apply_box_deltas(self.box2box_transform, deltas.gather(1, top4).reshape(-1, 4),
+                                 anchors.gather(1, top4).reshape(-1, 4)).reshape(n, k, 4)
+        levels = levels[top]
         matcher = Matcher(p["iou_thresholds"], [0, -1, 1], allow_low_quality_matches=False)
         proposals, labels = [], []
         for i, gt in enumerate(ctx.gt_instances):
@@ -373,7 +379,7 @@ class RefineFace(FaceRetinaNet):
             gt_boxes = targets.gt_boxes.tensor if p["add_gt"] else boxes.new_zeros((0, 4))
             gt_levels = nearest_scale_level(gt_boxes, self.fsm_level_scales)
             prop, lvl = select_proposals(
-                boxes[i], scores[i], levels, gt_boxes, gt_levels, pre_nms_topk=p["pre_nms_topk"],
+                boxes[i], scores[i], levels[i], gt_boxes, gt_levels, pre_nms_topk=p["pre_nms_topk"],
                 nms_thresh=p["nms_thresh"], num_proposals=p["num_proposals"],
             )
             proposals.append((prop, lvl))
