@@ -64,7 +64,7 @@ from facelib.utils.events import put_scalar
 
 from . import anchors as _anchors  # noqa: F401  (registers FaceAnchorGenerator)
 from . import retinanet_config as _retinanet_config  # noqa: F401  (registers the config keys)
-from .anchor_sets import anchors_of_image, check_anchors, is_per_image
+from .anchor_sets import anchors_of_image, check_anchors, is_per_image, level_sizes
 from .dense_inference import decode_batched, rescale_and_split, select_per_image
 from .dense_outputs import AnchorPredictions, HeadOutputs, LossContext
 
@@ -294,6 +294,7 @@ class FaceRetinaNet(RetinaNet):
             list[Tensor]: per image, (R, 4) matched gt boxes (defined for positives only).
         """
         check_anchors(anchors, len(gt_instances))
+        sizes = level_sizes(anchors)
         shared = None if is_per_image(anchors) else anchors_of_image(anchors, 0)
         gt_labels, matched_gt_boxes = [], []
         for i, gt_per_image in enumerate(gt_instances):
@@ -303,7 +304,9 @@ class FaceRetinaNet(RetinaNet):
                 preds_i = AnchorPredictions(
                     pred_logits, pred_deltas, i, anchors_i.tensor, self.box2box_transform
                 )
-            labels_i, boxes_i = self.match_anchors_per_image(anchors_i, gt_per_image, preds_i, matcher=matcher)
+            labels_i, boxes_i = self.match_anchors_per_image(
+                anchors_i, gt_per_image, preds_i, matcher=matcher, level_sizes=sizes
+            )
             gt_labels.append(labels_i)
             matched_gt_boxes.append(boxes_i)
         return gt_labels, matched_gt_boxes
@@ -328,9 +331,11 @@ class FaceRetinaNet(RetinaNet):
         gt_per_image: Instances,
         predictions: Optional[AnchorPredictions] = None,
         matcher: Optional[Matcher] = None,
+        level_sizes: Optional[List[int]] = None,
     ):
         """Labels and matched boxes of all anchors (``Boxes``, R) of one image, by ``matcher``
-        (None = ``self.anchor_matcher``).
+        (None = ``self.anchor_matcher``). ``level_sizes``: the number of anchors of each pyramid
+        level in ``anchors`` (levels concatenated in order), passed on to :meth:`refine_assignment`.
 
         The matcher sees the non-ignored faces only (so low-quality matching never makes an
         ignored face's anchor positive); then :meth:`ignored_anchor_mask` sets -1. ``predictions``
@@ -342,7 +347,7 @@ class FaceRetinaNet(RetinaNet):
             match_quality_matrix = pairwise_iou(targets.gt_boxes, anchors)
             matched_idxs, anchor_labels = (matcher or self.anchor_matcher)(match_quality_matrix)
             matched_idxs, anchor_labels = self.refine_assignment(
-                anchors, targets, matched_idxs, anchor_labels, predictions
+                anchors, targets, matched_idxs, anchor_labels, predictions, level_sizes
             )
             best_iou = match_quality_matrix.max(dim=0).values
             del match_quality_matrix
@@ -367,12 +372,14 @@ class FaceRetinaNet(RetinaNet):
         matched_idxs: Tensor,
         anchor_labels: Tensor,
         predictions: Optional[AnchorPredictions],
+        level_sizes: Optional[List[int]] = None,
     ) -> Tuple[Tensor, Tensor]:
         """Hook between the IoU matcher and the labels: ``(matched_idxs, anchor_labels)`` of one
         image (the matcher's (R,) face index and {-1, 0, 1} label per anchor, against the
         non-ignored ``targets``), possibly changed; unchanged here. A method that mines extra
         positives from the current predictions overrides it (MogFace's Ali-AMS);
-        ``predictions`` is None when the caller passed no head outputs."""
+        ``predictions`` is None when the caller passed no head outputs; ``level_sizes`` (anchors
+        per level, None when the caller did not say) for rules that work level by level."""
         return matched_idxs, anchor_labels
 
     def ignored_anchor_mask(self, anchors: Boxes, ignored_boxes: Boxes, best_target_iou: Tensor) -> Tensor:

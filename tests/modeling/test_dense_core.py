@@ -111,9 +111,10 @@ def test_assignment_hook_sees_current_predictions():
     seen = []
 
     class _Recording(type(_model())):
-        def match_anchors_per_image(self, anchors, gt_per_image, predictions=None, matcher=None):
-            seen.append((predictions.scores.clone(), predictions.boxes.clone(), anchors.tensor.clone()))
-            return super().match_anchors_per_image(anchors, gt_per_image, predictions, matcher=matcher)
+        def match_anchors_per_image(self, anchors, gt_per_image, predictions=None, matcher=None, level_sizes=None):
+            seen.append((predictions.scores.clone(), predictions.boxes.clone(), anchors.tensor.clone(), level_sizes))
+            return super().match_anchors_per_image(anchors, gt_per_image, predictions, matcher=matcher,
+                                                   level_sizes=level_sizes)
 
     model = _Recording(_cfg())
     model.train()
@@ -124,7 +125,8 @@ def test_assignment_hook_sees_current_predictions():
     images = model.preprocess_image(batch)
     feats = model.forward_features(images)
     logits, deltas = model.transpose_predictions(model.head_outputs(feats))
-    for i, (scores, boxes, anchors) in enumerate(seen):
+    for i, (scores, boxes, anchors, sizes) in enumerate(seen):
+        assert sizes == [x.shape[1] for x in logits] and sum(sizes) == len(anchors)
         torch.testing.assert_close(scores, torch.cat([x[i] for x in logits]).sigmoid())
         want = model.box2box_transform.apply_deltas(torch.cat([x[i] for x in deltas]), anchors)
         torch.testing.assert_close(boxes, want)

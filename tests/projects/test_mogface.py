@@ -98,6 +98,22 @@ def test_ali_ams_only_adds_positives_to_the_standard_assignment():
 OFF = ("MODEL.MOGFACE.ALI_AMS.ENABLED", False, "MODEL.MOGFACE.HCAM.ENABLED", False)
 
 
+def test_level_rules_need_the_level_sizes():
+    """ATSS / Ali-AMS work level by level: refine_assignment without level_sizes is an error, not
+    a silent fall-back to the plain IoU assignment."""
+    from facelib.modeling.anchor_sets import anchors_of_image
+
+    model = _model("MODEL.MOGFACE.ASSIGNER", "atss")
+    feats = model.forward_features(model.preprocess_image(_batch()))
+    anchors = anchors_of_image(model.anchors_for(feats), 0)
+    gt = _batch()[0]["instances"]
+    with pytest.raises(ValueError, match="level_sizes"):
+        model.match_anchors_per_image(anchors, gt)
+    sizes = [len(a) for a in model.anchors_for(feats)]
+    labels, _ = model.match_anchors_per_image(anchors, gt, level_sizes=sizes)
+    assert (labels == 0).any()
+
+
 def test_all_modules_off_mogface_equals_face_retinanet():
     mog = _model(*OFF)
     base = _model(*OFF, "MODEL.META_ARCHITECTURE", "FaceRetinaNet")

@@ -24,7 +24,6 @@ from detectron2.layers import cat
 from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
 from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
 
-from facelib.modeling.anchor_sets import level_sizes
 from facelib.modeling.bottom_up_capture import BottomUpCapture, FeaturesWithBottomUp, bottom_up_shapes
 from facelib.modeling.face_retinanet import FaceRetinaNet
 from facelib.utils.events import put_scalar
@@ -54,7 +53,6 @@ class MogFace(FaceRetinaNet):
             raise ValueError(f"MODEL.MOGFACE.ASSIGNER must be one of {ASSIGNERS}, got {assigner!r}")
         self.assigner = assigner
         self.atss_topk = int(atss_topk)
-        self._level_sizes = None
         if hcam_test_scores not in HCAM_TEST_SCORES:
             raise ValueError(f"MODEL.MOGFACE.HCAM.TEST_SCORES must be one of {HCAM_TEST_SCORES}, "
                              f"got {hcam_test_scores!r}")
@@ -154,27 +152,24 @@ class MogFace(FaceRetinaNet):
     def build_head(cls, cfg, feature_shapes):
         return MogFaceHead(cfg, feature_shapes)
 
-    def label_anchors(self, anchors, gt_instances, pred_logits=None, pred_deltas=None, matcher=None):
-        self._level_sizes = level_sizes(anchors)  # the levels ATSS / Ali-AMS work on
-        try:
-            return super().label_anchors(anchors, gt_instances, pred_logits, pred_deltas, matcher=matcher)
-        finally:
-            self._level_sizes = None
-
-    def refine_assignment(self, anchors, targets, matched_idxs, anchor_labels, predictions):
+    def refine_assignment(self, anchors, targets, matched_idxs, anchor_labels, predictions, level_sizes=None):
         """ATSS in place of the IoU matcher (``ASSIGNER "atss"``), then Ali-AMS (training only;
-        it needs the current predictions)."""
+        it needs the current predictions). Both work level by level: ``level_sizes`` is required."""
         if len(targets) == 0:
             return matched_idxs, anchor_labels
+        uses_levels = self.assigner == "atss" or (self.ali_ams_enabled and predictions is not None and self.training)
+        if uses_levels and level_sizes is None:
+            raise ValueError("MogFace.refine_assignment needs level_sizes (anchors per pyramid level) for "
+                             "ATSS / Ali-AMS; label_anchors passes them")
         if self.assigner == "atss":
-            assigned = atss_assign(anchors.tensor, targets.gt_boxes.tensor, self._level_sizes, self.atss_topk)
+            assigned = atss_assign(anchors.tensor, targets.gt_boxes.tensor, level_sizes, self.atss_topk)
             matched_idxs = assigned.clamp(min=0)
             anchor_labels = (assigned >= 0).to(anchor_labels.dtype)
         if not self.ali_ams_enabled or predictions is None or not self.training:
             return matched_idxs, anchor_labels
         face_scores = predictions.scores.max(dim=1).values
         standard = torch.where(anchor_labels == 1, matched_idxs, torch.full_like(matched_idxs, -1))
-        mined = ali_ams(standard, anchors.tensor, targets.gt_boxes.tensor, face_scores, self._level_sizes,
+        mined = ali_ams(standard, anchors.tensor, targets.gt_boxes.tensor, face_scores, level_sizes,
                         candidates=self.ali_ams_candidates, drop_positives=self.ali_ams_drop_positives,
                         skip_levels=self.ali_ams_skip)
         added = (mined >= 0) & (standard < 0)
