@@ -268,3 +268,47 @@ def test_atss_assigner_in_the_model():
     assert all((lab == 0).any() for lab in labels)
     with pytest.raises(ValueError, match="ASSIGNER"):
         _model("MODEL.MOGFACE.ASSIGNER", "ota")
+
+
+# ---------------------------------------------------------------------- S3FD head (Sec. 4.1)
+def test_sfd_head_is_one_unshared_conv_pair_per_level():
+    from detectron2.utils.events import EventStorage
+
+    from facelib.projects.mogface import SFDHead
+
+    model = _model("MODEL.MOGFACE.HEAD", "sfd")
+    head = model.head
+    assert isinstance(head, SFDHead)
+    levels = len(model.head_in_features)
+    assert len(head.cls_score) == len(head.bbox_pred) == levels
+    convs = [m for m in head.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 2 * levels and all(c.kernel_size == (3, 3) for c in convs)
+    assert len({id(c.weight) for c in convs}) == 2 * levels  # nothing shared between levels
+    assert all(c.out_channels == 1 for c in head.cls_score) and all(c.out_channels == 4 for c in head.bbox_pred)
+    prior = -math.log(0.99 / 0.01)
+    assert all(torch.allclose(c.bias, torch.full_like(c.bias, prior)) for c in head.cls_score)
+    feats = [torch.randn(1, 64, s, s) for s in (16, 8, 4, 2, 1)]
+    logits, deltas = head(feats)
+    for f, lg, d, c in zip(feats, logits, deltas, head.cls_score):
+        assert lg.shape == (1, 1, f.shape[2], f.shape[3]) and d.shape == (1, 4, f.shape[2], f.shape[3])
+        torch.testing.assert_close(lg, c(f))
+    model.train()
+    with EventStorage():
+        losses = model(_batch())
+    sum(losses.values()).backward()
+    # every level's class conv is trained (negatives everywhere); box convs where a face matched
+    assert all(c.weight.grad is not None and c.weight.grad.abs().sum() > 0 for c in head.cls_score)
+    assert any(c.weight.grad is not None and c.weight.grad.abs().sum() > 0 for c in head.bbox_pred)
+
+
+def test_sfd_head_rejects_ssh_and_bad_head_names():
+    with pytest.raises(ValueError, match="SSH_CHANNELS"):
+        _model("MODEL.MOGFACE.HEAD", "sfd", "MODEL.MOGFACE.SSH_CHANNELS", 64)
+    with pytest.raises(ValueError, match="MODEL.MOGFACE.HEAD"):
+        _model("MODEL.MOGFACE.HEAD", "deep")
+
+
+def test_base_config_uses_the_sfd_head():
+    cfg = config_from_file(os.path.join("configs", "mogface_base_R50.yaml"))
+    assert cfg.MODEL.MOGFACE.HEAD == "sfd"
+    assert config_from_file(os.path.join("configs", "mogface_R50.yaml")).MODEL.MOGFACE.HEAD == "retinanet"

@@ -5,6 +5,7 @@
 * :mod:`.atss`    -- ATSS assignment (Table 3's comparison);
 * :mod:`.hcam`    -- Hierarchical Context-Aware Module (Sec. 3.3, Eq. 1);
 * :mod:`.ssh_head` -- the SSH context head of the final model (Sec. 4.3);
+* :mod:`.sfd_head` -- the ablation baseline's S3FD head, per-level 3x3 convs (Sec. 4.1);
 * :mod:`.sse`     -- Selective Scale Enhancement (Sec. 3.2, Algorithm 2), the augmentation ``"sse"``;
 * :mod:`.mogface` -- ``MogFace``, a :class:`facelib.modeling.FaceRetinaNet` in ``META_ARCH_REGISTRY``.
 
@@ -15,8 +16,9 @@ from .atss import atss_assign
 from .config import add_mogface_config
 from .hcam import HCAM, dynamic_labels, high_confidence_maps
 from .mogface import ASSIGNERS, HCAM_TEST_SCORES, MogFace
+from .sfd_head import SFDHead
 from .ssh_head import MogFaceHead, SSHContext
 from .sse import OTHER_LEVEL_MODES, SSE_SCALE_RANGES_CODE, SSE_SCALE_RANGES_PAPER, SelectiveScaleEnhancement, build_sse
 
-__all__ = ["add_mogface_config", "HCAM", "dynamic_labels", "high_confidence_maps", "HCAM_TEST_SCORES", "ali_ams", "atss_assign", "ASSIGNERS", "CANDIDATE_MODES", "DROP_POSITIVE_MODES", "MogFace", "MogFaceHead", "SSHContext",
+__all__ = ["add_mogface_config", "HCAM", "dynamic_labels", "high_confidence_maps", "HCAM_TEST_SCORES", "ali_ams", "atss_assign", "ASSIGNERS", "CANDIDATE_MODES", "DROP_POSITIVE_MODES", "MogFace", "MogFaceHead", "SSHContext", "SFDHead",
            "SelectiveScaleEnhancement", "build_sse", "SSE_SCALE_RANGES_PAPER", "SSE_SCALE_RANGES_CODE", "OTHER_LEVEL_MODES"]

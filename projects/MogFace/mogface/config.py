@@ -40,6 +40,11 @@ def add_mogface_config(cfg):
     # projects/MogFace/mogface/ssh_head.py): its output width, the class / box subnets' width
     # then (the code: 512); 0 = off (RetinaNet's head on the pyramid features).
     mog.SSH_CHANNELS = 0
+    # Prediction head: "retinanet" = RetinaNet's class / box subnets shared by the levels
+    # (MODEL.RETINANET.NUM_CONVS, NORM; the final model's "deep head", Sec. 4.3, with 4 convs + GN);
+    # "sfd" = one 3x3 class conv and one 3x3 box conv per level, unshared (the ablation baseline's
+    # S3FD architecture, Sec. 4.1; MogFace code: RetinaPredNet without the deep head).
+    mog.HEAD = "retinanet"
 
     # Hierarchical Context-Aware Module (Sec. 3.3, Fig. 2, Eq. 1; Table 5): context from the
     # backbone levels under the high-confidence anchors' N x N neighbourhoods, a progressive

@@ -12,7 +12,8 @@
   time only with ``HCAM.TEST_SCORES "progressive"`` (:mod:`.hcam`; ``MODEL.MOGFACE.HCAM``).
 
 With both off the model is FaceRetinaNet. SSE (Sec. 3.2) is the training augmentation ``"sse"``.
-* the final model's SSH context head (Sec. 4.3): :class:`~.ssh_head.MogFaceHead` (``MODEL.MOGFACE.SSH_CHANNELS``).
+* the final model's SSH context head (Sec. 4.3): :class:`~.ssh_head.MogFaceHead` (``MODEL.MOGFACE.SSH_CHANNELS``);
+  the ablation baseline's S3FD head (Sec. 4.1): :class:`~.sfd_head.SFDHead` (``MODEL.MOGFACE.HEAD "sfd"``).
 
 Not built yet: Pyramid Anchor (Sec. 4.3).
 """
@@ -32,6 +33,7 @@ from .ali_ams import CANDIDATE_MODES, DROP_POSITIVE_MODES, ali_ams
 from .atss import atss_assign
 from .config import add_mogface_config  # noqa: F401  (registers MODEL.MOGFACE)
 from .hcam import HCAM, dynamic_labels
+from .sfd_head import SFDHead
 from .ssh_head import MogFaceHead
 
 HCAM_TEST_SCORES = ("main", "progressive")
@@ -99,7 +101,7 @@ class MogFace(FaceRetinaNet):
                     [by_stride.get(shapes[f].stride) for f in levels],
                     {k: v.channels for k, v in bu.items()},
                     shapes[levels[0]].channels,
-                    ret["head"].cls_score.out_channels,
+                    ret["anchor_generator"].num_cell_anchors[0] * ret["num_classes"],
                     threshold=h.THRESHOLD, sizes=list(h.SIZES), prior_prob=cfg.MODEL.RETINANET.PRIOR_PROB,
                 ),
                 hcam_loss_weight=h.LOSS_WEIGHT,
@@ -150,6 +152,11 @@ class MogFace(FaceRetinaNet):
 
     @classmethod
     def build_head(cls, cfg, feature_shapes):
+        kind = cfg.MODEL.MOGFACE.HEAD
+        if kind == "sfd":
+            return SFDHead(cfg, feature_shapes)
+        if kind != "retinanet":
+            raise ValueError(f"MODEL.MOGFACE.HEAD must be 'retinanet' or 'sfd', got {kind!r}")
         return MogFaceHead(cfg, feature_shapes)
 
     def refine_assignment(self, anchors, targets, matched_idxs, anchor_labels, predictions, level_sizes=None):
