@@ -60,6 +60,8 @@ def test_bad_arguments():
 # ---------------------------------------------------------------------- in the model
 import os  # noqa: E402
 
+from detectron2.utils.events import EventStorage  # noqa: E402
+
 from tiny_model import bright_face_batch, config_from_file, seeded_model, train_on_batch  # noqa: E402
 
 TINY = os.path.join("configs", "mogface_tiny_cpu.yaml")
@@ -272,8 +274,6 @@ def test_atss_assigner_in_the_model():
 
 # ---------------------------------------------------------------------- S3FD head (Sec. 4.1)
 def test_sfd_head_is_one_unshared_conv_pair_per_level():
-    from detectron2.utils.events import EventStorage
-
     from facelib.projects.mogface import SFDHead
 
     model = _model("MODEL.MOGFACE.HEAD", "sfd")
@@ -288,7 +288,8 @@ def test_sfd_head_is_one_unshared_conv_pair_per_level():
     prior = -math.log(0.99 / 0.01)
     assert all(torch.allclose(c.bias, torch.full_like(c.bias, prior)) for c in head.cls_score)
     feats = [torch.randn(1, 64, s, s) for s in (16, 8, 4, 2, 1)]
-    logits, deltas = head(feats)
+    out = head(feats)
+    logits, deltas = out.logits, out.deltas
     for f, lg, d, c in zip(feats, logits, deltas, head.cls_score):
         assert lg.shape == (1, 1, f.shape[2], f.shape[3]) and d.shape == (1, 4, f.shape[2], f.shape[3])
         torch.testing.assert_close(lg, c(f))
@@ -312,3 +313,79 @@ def test_base_config_uses_the_sfd_head():
     cfg = config_from_file(os.path.join("configs", "mogface_base_R50.yaml"))
     assert cfg.MODEL.MOGFACE.HEAD == "sfd"
     assert config_from_file(os.path.join("configs", "mogface_R50.yaml")).MODEL.MOGFACE.HEAD == "retinanet"
+
+
+# ---------------------------------------------------------------------- Pyramid Anchor (Sec. 4.3)
+PA = ("MODEL.MOGFACE.PYRAMID_ANCHOR.ENABLED", True)
+
+
+def test_context_boxes_by_hand():
+    from facelib.projects.mogface import context_boxes
+
+    boxes = torch.tensor([[40.0, 40, 56, 56], [0, 10, 10, 30]])
+    assert context_boxes(boxes, 2.0).tolist() == [[32, 32, 64, 64], [-5, 0, 15, 40]]
+    assert context_boxes(boxes, 1.0).tolist() == boxes.tolist()
+    with pytest.raises(ValueError):
+        context_boxes(boxes, 0.0)
+
+
+def test_pyramid_anchor_labels_an_anchor_by_the_enlarged_face():
+    """A 16 px face centred on a 32 px p3 anchor: the anchor has IoU 0.25 with the face (a face-task
+    negative at 0.35) and 1.0 with the face x 2 (a head-task positive); x 4 (64 px) has IoU 0.25."""
+    from detectron2.structures import Boxes, Instances
+
+    from facelib.projects.mogface import context_boxes
+
+    model = _model(*PA)
+    feats = model.forward_features(model.preprocess_image(_batch()))
+    anchors = model.anchors_for(feats)
+    flat = torch.cat([a.tensor for a in anchors])
+    idx = len(anchors[0]) // 2 + 4  # a 32 px p3 anchor inside the image
+    a = flat[idx]
+    assert float(a[2] - a[0]) == pytest.approx(32.0) and 16 <= float(a[0]) <= 80
+    face = torch.cat([a[:2] + 8, a[2:] - 8])[None]  # 16 px, same centre
+    inst = Instances((128, 128), gt_boxes=Boxes(face), gt_classes=torch.tensor([0]))
+
+    def label(scale):
+        enlarged = Instances((128, 128), gt_boxes=Boxes(context_boxes(inst.gt_boxes.tensor, scale)),
+                             gt_classes=inst.gt_classes)
+        return int(model.label_anchors(anchors, [enlarged], matcher=model.pyramid_anchor_matcher)[0][0][idx])
+
+    assert (label(1.0), label(2.0), label(4.0)) == (1, 0, 1)  # 1 = background (K), 0 = face class
+
+
+def test_pyramid_anchor_losses_weights_and_absence_at_inference():
+    on = _model(*PA)
+    on.train()
+    with EventStorage():
+        losses = on(_batch())
+    assert {"loss_pa1_cls", "loss_pa1_box_reg", "loss_pa2_cls", "loss_pa2_box_reg"} <= set(losses)
+    assert all(torch.isfinite(v) for v in losses.values())
+    heavier = _model(*PA, "MODEL.MOGFACE.PYRAMID_ANCHOR.LOSS_WEIGHTS", [1.0, 0.25])
+    heavier.train()
+    with EventStorage():
+        h = heavier(_batch())
+    for k, f in (("pa1", 2.0), ("pa2", 0.5)):
+        for t in ("cls", "box_reg"):
+            assert float(h[f"loss_{k}_{t}"]) == pytest.approx(f * float(losses[f"loss_{k}_{t}"]), rel=1e-5)
+    assert float(h["loss_cls"]) == pytest.approx(float(losses["loss_cls"]), rel=1e-6)
+    # inference: the context branches do not run and change nothing
+    calls = []
+    on.head.pyramid_anchor.register_forward_hook(lambda *a: calls.append(1))
+    off = _model()
+    missing, unexpected = off.load_state_dict(on.state_dict(), strict=False)
+    assert missing == [] and unexpected and all(".pyramid_anchor." in k for k in unexpected)
+    on.eval(), off.eval()
+    with torch.no_grad():
+        a, b = on(_batch()), off(_batch())
+    assert calls == []
+    for x, y in zip(a, b):
+        assert torch.equal(x["instances"].pred_boxes.tensor, y["instances"].pred_boxes.tensor)
+
+
+def test_pyramid_anchor_sfd_head_has_a_branch_per_level_and_rejects_bad_weights():
+    model = _model(*PA, "MODEL.MOGFACE.HEAD", "sfd")
+    pa = model.head.pyramid_anchor
+    assert not pa.shared and len(pa.cls[0]) == len(model.head_in_features) == len(pa.box[1])
+    with pytest.raises(ValueError, match="LOSS_WEIGHTS"):
+        _model(*PA, "MODEL.MOGFACE.PYRAMID_ANCHOR.LOSS_WEIGHTS", [0.5])

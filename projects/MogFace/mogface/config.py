@@ -46,6 +46,18 @@ def add_mogface_config(cfg):
     # S3FD architecture, Sec. 4.1; MogFace code: RetinaPredNet without the deep head).
     mog.HEAD = "retinanet"
 
+    # Pyramid Anchor (PyramidBox [26], one of the final model's modules, Sec. 4.3;
+    # projects/MogFace/mogface/pyramid_anchor.py): training-only context tasks, the k-th labelling
+    # anchors against the faces enlarged SCALES[k-1] times about their centres (PyramidBox: s_pa = 2,
+    # K = 2, "head" and "body": [2, 4]) at IoU IOU_THRESHOLD (PyramidBox: 0.35), each with a focal
+    # loss and a box loss (x FACE_RETINANET.LOSS_BOX_REG_WEIGHT) divided by its own positives and
+    # weighted by LOSS_WEIGHTS[k-1] (neither MogFace's paper nor its code gives weights; 0.5).
+    pa = config_defaults(cfg.MODEL.MOGFACE, "PYRAMID_ANCHOR")
+    pa.ENABLED = False
+    pa.SCALES = [2.0, 4.0]
+    pa.IOU_THRESHOLD = 0.35
+    pa.LOSS_WEIGHTS = [0.5, 0.5]
+
     # Hierarchical Context-Aware Module (Sec. 3.3, Fig. 2, Eq. 1; Table 5): context from the
     # backbone levels under the high-confidence anchors' N x N neighbourhoods, a progressive
     # classifier trained on the dynamic labels y_hc (projects/MogFace/mogface/hcam.py).

@@ -15,15 +15,21 @@ With both off the model is FaceRetinaNet. SSE (Sec. 3.2) is the training augment
 * the final model's SSH context head (Sec. 4.3): :class:`~.ssh_head.MogFaceHead` (``MODEL.MOGFACE.SSH_CHANNELS``);
   the ablation baseline's S3FD head (Sec. 4.1): :class:`~.sfd_head.SFDHead` (``MODEL.MOGFACE.HEAD "sfd"``).
 
-Not built yet: Pyramid Anchor (Sec. 4.3).
+* Pyramid Anchor (PyramidBox, in the final model, Sec. 4.3): context branches in the head and
+  ``loss_pa{k}_*`` here (:mod:`.pyramid_anchor`; ``MODEL.MOGFACE.PYRAMID_ANCHOR``), training only.
 """
+from typing import Dict
+
 import torch
+from torch import Tensor
 from fvcore.nn import sigmoid_focal_loss_jit
 
 from detectron2.config import configurable
 from detectron2.layers import cat
 from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
+from detectron2.modeling.matcher import Matcher
 from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
+from detectron2.structures import Boxes, Instances
 
 from facelib.modeling.bottom_up_capture import BottomUpCapture, FeaturesWithBottomUp, bottom_up_shapes
 from facelib.modeling.face_retinanet import FaceRetinaNet
@@ -33,6 +39,7 @@ from .ali_ams import CANDIDATE_MODES, DROP_POSITIVE_MODES, ali_ams
 from .atss import atss_assign
 from .config import add_mogface_config  # noqa: F401  (registers MODEL.MOGFACE)
 from .hcam import HCAM, dynamic_labels
+from .pyramid_anchor import context_boxes
 from .sfd_head import SFDHead
 from .ssh_head import MogFaceHead
 
@@ -49,8 +56,16 @@ class MogFace(FaceRetinaNet):
     @configurable
     def __init__(self, *, ali_ams_enabled: bool, ali_ams_candidates: str, ali_ams_drop_positives: str,
                  ali_ams_skip_levels, hcam=None, hcam_loss_weight: float = 1.0, hcam_test_scores: str = "main",
-                 assigner: str = "iou", atss_topk: int = 9, **kwargs):
+                 assigner: str = "iou", atss_topk: int = 9, pyramid_anchor_scales=(),
+                 pyramid_anchor_iou_threshold: float = 0.35, pyramid_anchor_loss_weights=(), **kwargs):
         super().__init__(**kwargs)
+        if len(pyramid_anchor_loss_weights) != len(pyramid_anchor_scales):
+            raise ValueError(f"MODEL.MOGFACE.PYRAMID_ANCHOR: {len(pyramid_anchor_scales)} SCALES but "
+                             f"{len(pyramid_anchor_loss_weights)} LOSS_WEIGHTS")
+        self.pyramid_anchor_scales = [float(x) for x in pyramid_anchor_scales]
+        self.pyramid_anchor_loss_weights = [float(x) for x in pyramid_anchor_loss_weights]
+        t = float(pyramid_anchor_iou_threshold)
+        self.pyramid_anchor_matcher = Matcher([t], [0, 1], allow_low_quality_matches=False)
         if assigner not in ASSIGNERS:
             raise ValueError(f"MODEL.MOGFACE.ASSIGNER must be one of {ASSIGNERS}, got {assigner!r}")
         self.assigner = assigner
@@ -89,6 +104,10 @@ class MogFace(FaceRetinaNet):
             assigner=cfg.MODEL.MOGFACE.ASSIGNER,
             atss_topk=cfg.MODEL.MOGFACE.ATSS_TOPK,
         )
+        pa = cfg.MODEL.MOGFACE.PYRAMID_ANCHOR
+        if pa.ENABLED:
+            ret.update(pyramid_anchor_scales=list(pa.SCALES), pyramid_anchor_iou_threshold=pa.IOU_THRESHOLD,
+                       pyramid_anchor_loss_weights=list(pa.LOSS_WEIGHTS))
         h = cfg.MODEL.MOGFACE.HCAM
         if h.ENABLED:
             backbone = ret["backbone"]
@@ -128,6 +147,37 @@ class MogFace(FaceRetinaNet):
         return out
 
     def extra_losses(self, ctx):
+        out = self.pyramid_anchor_losses(ctx)
+        out.update(self.hcam_losses(ctx))
+        return out
+
+    def pyramid_anchor_losses(self, ctx) -> Dict[str, Tensor]:
+        """``loss_pa{k}_cls`` / ``loss_pa{k}_box_reg`` of each context task (:mod:`.pyramid_anchor`):
+        anchors assigned to the faces enlarged ``scale_k`` times (IoU matcher at the Pyramid Anchor
+        threshold, or ATSS with ``ASSIGNER "atss"``; no Ali-AMS), focal loss and box loss divided
+        by the task's own positives (their EMA, as the face task's), times its weight."""
+        out = {}
+        for k, (scale, weight) in enumerate(zip(self.pyramid_anchor_scales, self.pyramid_anchor_loss_weights), 1):
+            targets = []
+            for gt in ctx.gt_instances:
+                enlarged = Instances(gt.image_size, **{f: gt.get(f) for f in gt.get_fields()})
+                enlarged.gt_boxes = Boxes(context_boxes(gt.gt_boxes.tensor, scale))
+                targets.append(enlarged)
+            labels, boxes = self.label_anchors(ctx.anchors, targets, matcher=self.pyramid_anchor_matcher)
+            gt_labels = torch.stack(labels)
+            valid = gt_labels >= 0
+            pos = valid & (gt_labels != self.num_classes)
+            logits, deltas = self._transpose_dense_predictions(
+                [ctx.outputs[f"pa{k}_logits"], ctx.outputs[f"pa{k}_deltas"]], [self.num_classes, 4])
+            n = self._ema_update(f"pa{k}_loss_normalizer", max(pos.sum().item(), 1),
+                                 self.loss_normalizer_init, self.loss_normalizer_momentum)
+            put_scalar(f"num_pa{k}_pos_anchors", pos.sum().item() / gt_labels.shape[0])
+            out[f"loss_pa{k}_cls"] = weight * self.classification_loss(logits, gt_labels, valid) / n
+            out[f"loss_pa{k}_box_reg"] = (weight * self.loss_box_reg_weight
+                                          * self.box_regression_loss(ctx.anchors, deltas, boxes, pos) / n)
+        return out
+
+    def hcam_losses(self, ctx) -> Dict[str, Tensor]:
         """``loss_hcam`` = gamma * the progressive classifier's focal loss on y_hc (Eq. 1),
         divided by the number of y_hc positives."""
         if self.hcam is None:

@@ -8,7 +8,7 @@ after every conv; the three outputs concatenated (C/2 + C/4 + C/4). The subnets 
 channels (the code's 512 with its "deep head" of four 3x3 convs + GN: ``MODEL.RETINANET.NUM_CONVS``
 4, ``NORM`` "GN"; the code applies one conv four times there, which is not reproduced).
 """
-from typing import List
+from typing import List, Optional
 
 import torch
 from torch import Tensor, nn
@@ -17,6 +17,10 @@ from torch.nn import functional as F
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
+
+from facelib.modeling.dense_outputs import HeadOutputs
+
+from .pyramid_anchor import build_pyramid_anchor_predictor
 
 __all__ = ["SSHContext", "MogFaceHead"]
 
@@ -49,12 +53,16 @@ class SSHContext(nn.Module):
 
 class MogFaceHead(RetinaNetHead):
     """RetinaNet's head, optionally behind a shared :class:`SSHContext` (``ssh_channels`` > 0; the
-    subnets then run at that width). With ``ssh_channels`` 0 it is ``RetinaNetHead`` exactly."""
+    subnets then run at that width) and with Pyramid Anchor's context branches on the subnets'
+    outputs (training only; :mod:`.pyramid_anchor`). With neither it is ``RetinaNetHead`` exactly;
+    returns :class:`~facelib.modeling.dense_outputs.HeadOutputs`."""
 
     @configurable
-    def __init__(self, *, input_shape: List[ShapeSpec], ssh_channels: int = 0, ssh_in_channels: int = 0, **kwargs):
+    def __init__(self, *, input_shape: List[ShapeSpec], ssh_channels: int = 0, ssh_in_channels: int = 0,
+                 pyramid_anchor: Optional[nn.Module] = None, **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         self.ssh = SSHContext(ssh_in_channels, ssh_channels) if ssh_channels else None
+        self.pyramid_anchor = pyramid_anchor
 
     @classmethod
     def from_config(cls, cfg, input_shape: List[ShapeSpec]):
@@ -65,9 +73,17 @@ class MogFaceHead(RetinaNetHead):
             ret["ssh_channels"] = ssh
             ret["input_shape"] = [ShapeSpec(channels=ssh, stride=s.stride) for s in input_shape]
             ret["conv_dims"] = [ssh] * cfg.MODEL.RETINANET.NUM_CONVS
+        width = ret["conv_dims"][-1] if ret["conv_dims"] else ret["input_shape"][0].channels
+        ret["pyramid_anchor"] = build_pyramid_anchor_predictor(cfg, width, ret["num_anchors"], len(input_shape), shared=True)
         return ret
 
-    def forward(self, features: List[Tensor]):
+    def forward(self, features: List[Tensor]) -> HeadOutputs:
         if self.ssh is not None:
             features = [self.ssh(f) for f in features]
-        return super().forward(features)
+        cls_features = [self.cls_subnet(f) for f in features]
+        box_features = [self.bbox_subnet(f) for f in features]
+        out = HeadOutputs(logits=[self.cls_score(f) for f in cls_features],
+                          deltas=[self.bbox_pred(f) for f in box_features])
+        if self.pyramid_anchor is not None and self.training:
+            out.extras.update(self.pyramid_anchor(cls_features, box_features))
+        return out
