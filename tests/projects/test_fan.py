@@ -19,14 +19,8 @@ from detectron2.utils.events import EventStorage
 from facelib.config import get_face_cfg
 from facelib.modeling.dense_outputs import LossContext
 from tiny_model import ROOT as REPO, config_from_file, seeded_model
-from facelib.projects.fan import (
-    FAN,
-    anchor_setting,
-    apply_anchor_setting,
-    apply_attention,
-    attention_targets,
-    level_size_ranges_from_scales,
-)
+from facelib.modeling.level_box_masks import level_size_ranges_from_scales, matched_level_masks, size_range_level_masks
+from facelib.projects.fan import FAN, anchor_setting, apply_anchor_setting, apply_attention
 
 TINY = os.path.join("configs", "fan_tiny_cpu.yaml")
 STRIDES = [8, 16, 32, 64, 128]
@@ -128,7 +122,7 @@ def test_attention_targets_hand_made_image():
         ]
     )
     ignore = torch.tensor([[64.0, 64.0, 84.0, 84.0], [8.0, 8.0, 28.0, 28.0]])  # both scale 20 -> P3
-    t = attention_targets(boxes, (128, 128), STRIDES, ranges, ignore_boxes=ignore)
+    t = size_range_level_masks(boxes, (128, 128), STRIDES, ranges, ignore_boxes=ignore)
     assert [tuple(x.shape) for x in t] == [(16, 16), (8, 8), (4, 4), (2, 2), (1, 1)]
 
     def filled(h, w, cells, value=1.0):
@@ -144,7 +138,7 @@ def test_attention_targets_hand_made_image():
     assert torch.equal(t[2], filled(4, 4, [(slice(0, 4), slice(0, 4))]))
     assert t[3].sum() == 0 and t[4].sum() == 0
     # a huge face lands on P7; explicit map sizes are honoured
-    t = attention_targets(torch.tensor([[0.0, 0.0, 300.0, 300.0]]), (320, 320), STRIDES, ranges,
+    t = size_range_level_masks(torch.tensor([[0.0, 0.0, 300.0, 300.0]]), (320, 320), STRIDES, ranges,
                           map_sizes=[(40, 40), (20, 20), (10, 10), (5, 5), (3, 3)])
     assert [float(x.sum()) for x in t] == [0, 0, 0, 0, 9.0]
 
@@ -172,13 +166,11 @@ def test_model_size_range_targets_respect_gt_ignore():
 def test_matched_attention_targets_hand_made():
     """Two levels (strides 8, 16) of 4 and 2 anchors; face A is matched on both levels, face B on
     level 0 only, face C (its box is in matched_boxes of a negative anchor) on none."""
-    from facelib.projects.fan import matched_attention_targets
-
     a, b, c = [8.0, 8.0, 24.0, 24.0], [0.0, 40.0, 8.0, 48.0], [40.0, 0.0, 60.0, 20.0]
     matched = torch.tensor([a, b, a, c, a, c])
     positive = torch.tensor([True, True, True, False, True, False])
     ignore = torch.tensor([[48.0, 48.0, 56.0, 56.0]])
-    t = matched_attention_targets(matched, positive, [4, 2], [8, 16], [(8, 8), (4, 4)], ignore_boxes=ignore)
+    t = matched_level_masks(matched, positive, [4, 2], [8, 16], [(8, 8), (4, 4)], ignore_boxes=ignore)
     p0 = torch.zeros(8, 8)
     p0[1:3, 1:3] = 1  # A: x, y 8..24 -> cells 1..2
     p0[5, 0] = 1  # B: x 0..8, y 40..48 -> column 0, row 5
@@ -188,7 +180,7 @@ def test_matched_attention_targets_hand_made():
     p1[3, 3] = -1
     assert torch.equal(t[0], p0) and torch.equal(t[1], p1)
     with pytest.raises(ValueError, match="levels"):
-        matched_attention_targets(matched, positive, [4, 3], [8, 16], [(8, 8), (4, 4)])
+        matched_level_masks(matched, positive, [4, 3], [8, 16], [(8, 8), (4, 4)])
 
 
 def test_model_matched_targets_follow_the_assignment():

@@ -3,7 +3,8 @@ Detector for the Occluded Faces", arXiv 1711.07246).
 
 * :mod:`.config`    -- ``MODEL.FAN.*`` keys (``add_fan_config``, registered on import);
 * :mod:`.anchors`   -- the three anchor settings of Table 1 ("retinanet", "fan", "dense");
-* :mod:`.attention` -- the anchor-level attention branch (Sec. 3.2.2) and its targets / loss;
+* :mod:`.attention` -- the anchor-level attention branch (Sec. 3.2.2); its targets / loss are
+  :mod:`facelib.modeling.level_box_masks`;
 * :mod:`.fan`       -- ``FAN``, a :class:`facelib.modeling.FaceRetinaNet` in ``META_ARCH_REGISTRY``.
 """
 from .anchors import (
@@ -14,14 +15,7 @@ from .anchors import (
     fan_anchor_setting,
     retinanet_anchor_setting,
 )
-from .attention import (
-    AttentionBranch,
-    apply_attention,
-    attention_loss,
-    attention_targets,
-    level_size_ranges_from_scales,
-    matched_attention_targets,
-)
+from .attention import AttentionBranch, apply_attention
 from .config import add_fan_config
 from .fan import FAN, FANHead
 
@@ -35,10 +29,6 @@ __all__ = [
     "dense_anchor_setting",
     "AttentionBranch",
     "apply_attention",
-    "attention_loss",
-    "attention_targets",
-    "matched_attention_targets",
-    "level_size_ranges_from_scales",
     "FAN",
     "FANHead",
 ]

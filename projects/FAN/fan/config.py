@@ -8,12 +8,13 @@ RetinaNet baseline stay where FaceRetinaNet reads them (``MODEL.RETINANET.*`` Io
 """
 
 from facelib.config import config_defaults, register_config_extension, register_config_finalizer
+from facelib.modeling.level_box_masks import LEVEL_MASK_MODES
+from facelib.modeling.per_level_losses import CLS_LOSS_NORMALIZERS
 
 __all__ = ["add_fan_config", "ATTENTION_MODES", "ATTENTION_TARGET_MODES", "CLS_LOSS_NORMALIZERS"]
 
 ATTENTION_MODES = ("exp", "plain")
-ATTENTION_TARGET_MODES = ("matched", "size_ranges")
-CLS_LOSS_NORMALIZERS = ("anchors", "positives", "retinanet")
+ATTENTION_TARGET_MODES = LEVEL_MASK_MODES
 
 
 @register_config_extension

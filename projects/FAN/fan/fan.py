@@ -45,22 +45,14 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 
-from facelib.modeling.anchor_sets import level_sizes
 from facelib.modeling.dense_outputs import HeadOutputs, LossContext
 from facelib.modeling.face_retinanet import FaceRetinaNet
+from facelib.modeling.level_box_masks import batch_level_masks, level_mask_loss, level_size_ranges_from_scales
+from facelib.modeling.per_level_losses import per_level_losses
 
 from .anchors import apply_anchor_setting
-from .attention import (
-    ATTENTION_MODES,
-    ATTENTION_TARGET_MODES,
-    AttentionBranch,
-    apply_attention,
-    attention_loss,
-    attention_targets,
-    level_size_ranges_from_scales,
-    matched_attention_targets,
-)
-from .config import CLS_LOSS_NORMALIZERS, add_fan_config  # noqa: F401  (registers MODEL.FAN)
+from .attention import AttentionBranch, apply_attention
+from .config import ATTENTION_MODES, ATTENTION_TARGET_MODES, CLS_LOSS_NORMALIZERS, add_fan_config  # noqa: F401 (registers MODEL.FAN)
 
 __all__ = ["FAN", "FANHead"]
 
@@ -207,37 +199,10 @@ class FAN(FaceRetinaNet):
 
     # ------------------------------------------------------------------ Eq. 1
     def losses(self, ctx: LossContext):
-        """Per-level focal and smooth-L1 losses normalised as Eq. 1 (module docstring); with
-        ``cls_loss_normalizer == "retinanet"`` FaceRetinaNet's losses unchanged."""
-        if self.cls_loss_normalizer == "retinanet":
-            return super().losses(ctx)
-        pred_logits, pred_anchor_deltas, gt_boxes = ctx.pred_logits, ctx.pred_deltas, ctx.gt_boxes
-        gt_labels = torch.stack(ctx.gt_labels)  # (N, R)
-        valid_mask, pos_mask = self.log_assignment(gt_labels)
-
-        loss_cls = pred_logits[0].sum() * 0.0
-        loss_box_reg = pred_anchor_deltas[0].sum() * 0.0
-        start = 0
-        for k, (anchors_k, size_k) in enumerate(zip(ctx.anchors, level_sizes(ctx.anchors))):
-            sl = slice(start, start + size_k)
-            start = sl.stop
-            valid_k, pos_k = valid_mask[:, sl], pos_mask[:, sl]
-            cls_k = self.classification_loss([pred_logits[k]], gt_labels[:, sl], valid_k)
-            if self.cls_loss_normalizer == "anchors":
-                cls_k = cls_k / max(valid_k.sum().item(), 1)
-            loss_cls = loss_cls + cls_k
-            num_pos_k = pos_k.sum().item()
-            if num_pos_k > 0:
-                reg_k = self.box_regression_loss(
-                    [anchors_k], [pred_anchor_deltas[k]], [b[sl] for b in gt_boxes], pos_k
-                )
-                loss_box_reg = loss_box_reg + reg_k / num_pos_k
-        if self.cls_loss_normalizer == "positives":
-            loss_cls = loss_cls / max(pos_mask.sum().item(), 1)
-        return {
-            "loss_cls": self.loss_cls_weight * loss_cls,
-            "loss_box_reg": self.loss_box_reg_weight * loss_box_reg,
-        }
+        """Per-level focal and smooth-L1 losses normalised as Eq. 1 (module docstring;
+        :mod:`facelib.modeling.per_level_losses`); with ``cls_loss_normalizer == "retinanet"``
+        FaceRetinaNet's losses unchanged."""
+        return per_level_losses(self, ctx, self.cls_loss_normalizer)
 
     def extra_losses(self, ctx: LossContext) -> Dict[str, Tensor]:
         """``loss_attention`` = lambda2 * sum_k l_a(m_k, m_k*) (Sec. 3.2.2 / Eq. 1)."""
@@ -245,32 +210,9 @@ class FAN(FaceRetinaNet):
             return {}
         logits = ctx.outputs["attention"]
         targets = self.attention_targets(ctx)
-        return {"loss_attention": self.loss_weight_attention * attention_loss(logits, targets)}
+        return {"loss_attention": self.loss_weight_attention * level_mask_loss(logits, targets)}
 
-    @torch.no_grad()
     def attention_targets(self, ctx: LossContext) -> List[Tensor]:
         """Per level (N, Hk, Wk) targets of the batch (1 face, 0 background, -1 ignored)."""
-        attention_logits = ctx.outputs["attention"]
-        map_sizes = [tuple(z.shape[-2:]) for z in attention_logits]
-        strides = self.anchor_generator.strides
-        sizes = level_sizes(ctx.anchors)
-        per_image = []
-        for i, gt in enumerate(ctx.gt_instances):
-            targets, ignored = self.split_ignored(gt)
-            if self.attention_targets_mode == "matched":
-                labels = ctx.gt_labels[i]
-                positive = (labels >= 0) & (labels != self.num_classes)
-                per_image.append(
-                    matched_attention_targets(
-                        ctx.gt_boxes[i].cpu(), positive.cpu(), sizes, strides, map_sizes, ignore_boxes=ignored
-                    )
-                )
-            else:
-                per_image.append(
-                    attention_targets(
-                        targets.gt_boxes, tuple(ctx.images.tensor.shape[-2:]), strides, self.attention_size_ranges,
-                        map_sizes=map_sizes, ignore_boxes=ignored,
-                    )
-                )
-        device = attention_logits[0].device
-        return [torch.stack([t[k] for t in per_image]).to(device) for k in range(len(map_sizes))]
+        map_sizes = [tuple(z.shape[-2:]) for z in ctx.outputs["attention"]]
+        return batch_level_masks(self, ctx, map_sizes, self.attention_targets_mode, self.attention_size_ranges)
