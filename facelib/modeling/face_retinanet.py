@@ -166,6 +166,14 @@ class FaceRetinaNet(RetinaNet):
         (detectron2's heads), which :meth:`head_outputs` names."""
         return RetinaNetHead(cfg, feature_shapes)
 
+    def anchor_scales_per_level(self) -> List[List[float]]:
+        """sqrt(area) of every cell anchor, per level (works for any anchor generator)."""
+        out = []
+        for cell in self.anchor_generator.cell_anchors:
+            wh = (cell[:, 2:] - cell[:, :2]).double()
+            out.append(torch.sqrt(wh[:, 0] * wh[:, 1]).tolist())
+        return out
+
     @classmethod
     def build_anchor_generator(cls, cfg, feature_shapes):
         return build_anchor_generator(cfg, feature_shapes)

@@ -189,14 +189,6 @@ class FAN(FaceRetinaNet):
     def build_head(cls, cfg, feature_shapes):
         return FANHead(cfg, feature_shapes)
 
-    def anchor_scales_per_level(self) -> List[List[float]]:
-        """sqrt(area) of every cell anchor, per level (works for any anchor generator)."""
-        out = []
-        for cell in self.anchor_generator.cell_anchors:
-            wh = (cell[:, 2:] - cell[:, :2]).double()
-            out.append(torch.sqrt(wh[:, 0] * wh[:, 1]).tolist())
-        return out
-
     # ------------------------------------------------------------------ Eq. 1
     def losses(self, ctx: LossContext):
         """Per-level focal and smooth-L1 losses normalised as Eq. 1 (module docstring;
