@@ -130,3 +130,19 @@ def train_on_batch(model, batch, steps: int, lr: float, momentum: float = 0.9):
             sum(losses.values()).backward()
             opt.step()
     return history
+
+
+def assert_same_as_baseline(model, baseline, batch, steps: int = 2, lr: float = 0.01):
+    """``model`` (a method with its modules off) and ``baseline`` (FaceRetinaNet from the same
+    config): the same parameters and random draws, the same losses on ``batch``, and equal up to
+    float summation order after ``steps - 1`` SGD steps."""
+    import pytest
+
+    sd_m, sd_b = model.state_dict(), baseline.state_dict()
+    assert sorted(sd_m) == sorted(sd_b) and all(torch.equal(sd_m[k], sd_b[k]) for k in sd_m)
+    hist_m = train_on_batch(model, batch, steps=steps, lr=lr)
+    hist_b = train_on_batch(baseline, batch, steps=steps, lr=lr)
+    assert hist_m[0] == hist_b[0]
+    for later_m, later_b in zip(hist_m[1:], hist_b[1:]):
+        assert set(later_m) == set(later_b)
+        assert all(later_m[k] == pytest.approx(later_b[k], rel=1e-6) for k in later_b)

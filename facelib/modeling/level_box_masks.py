@@ -48,6 +48,7 @@ __all__ = [
     "size_range_level_masks",
     "level_mask_loss",
     "batch_level_masks",
+    "resolve_size_ranges",
 ]
 
 LEVEL_MASK_MODES = ("matched", "size_ranges")
@@ -64,6 +65,18 @@ def level_size_ranges_from_scales(scales_per_level: Sequence[Sequence[float]]) -
     n = len(scales_per_level)
     bounds = [math.sqrt(highs[k] * lows[k + 1]) for k in range(n - 1)]
     return [(0.0 if k == 0 else bounds[k - 1], math.inf if k == n - 1 else bounds[k]) for k in range(n)]
+
+
+def resolve_size_ranges(given, model, key: str) -> List[Tuple[float, float]]:
+    """``given`` [(lo, hi), ...] as floats, or (empty) :func:`level_size_ranges_from_scales` of the
+    model's anchors; one per head level, else a ValueError naming the config ``key``."""
+    if given:
+        ranges = [(float(lo), float(hi)) for lo, hi in given]
+    else:
+        ranges = level_size_ranges_from_scales(model.anchor_scales_per_level())
+    if len(ranges) != len(model.head_in_features):
+        raise ValueError(f"{key}: {len(ranges)} size ranges for {len(model.head_in_features)} levels")
+    return ranges
 
 
 def assign_levels(boxes: Tensor, level_size_ranges: Sequence[Tuple[float, float]]) -> Tensor:

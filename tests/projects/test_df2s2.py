@@ -9,7 +9,7 @@ from torch import nn
 
 from detectron2.utils.events import EventStorage
 
-from tiny_model import bright_face_batch, config_from_file, seeded_model, train_on_batch
+from tiny_model import assert_same_as_baseline, bright_face_batch, config_from_file, seeded_model, train_on_batch
 from facelib.projects.df2s2 import DF2S2, DF2S2Head
 
 TINY = os.path.join("configs", "df2s2_tiny_cpu.yaml")
@@ -125,14 +125,7 @@ def test_eq2_classification_normaliser_switch():
 
 
 def test_all_modules_off_equals_face_retinanet():
-    df = _model(*ALL_OFF)
-    base = _model(*ALL_OFF, "MODEL.META_ARCHITECTURE", "FaceRetinaNet")
-    sd_d, sd_b = df.state_dict(), base.state_dict()
-    assert sorted(sd_d) == sorted(sd_b) and all(torch.equal(sd_d[k], sd_b[k]) for k in sd_d)
-    hist_d = train_on_batch(df, _batch(), steps=2, lr=0.01)
-    hist_b = train_on_batch(base, _batch(), steps=2, lr=0.01)
-    assert hist_d[0] == hist_b[0]
-    assert all(hist_d[1][k] == pytest.approx(hist_b[1][k], rel=1e-6) for k in hist_b[1])
+    assert_same_as_baseline(_model(*ALL_OFF), _model(*ALL_OFF, "MODEL.META_ARCHITECTURE", "FaceRetinaNet"), _batch())
 
 
 def test_training_steps_lower_the_losses():

@@ -62,7 +62,7 @@ import os  # noqa: E402
 
 from detectron2.utils.events import EventStorage  # noqa: E402
 
-from tiny_model import bright_face_batch, config_from_file, seeded_model, train_on_batch  # noqa: E402
+from tiny_model import assert_same_as_baseline, bright_face_batch, config_from_file, seeded_model, train_on_batch  # noqa: E402
 
 TINY = os.path.join("configs", "mogface_tiny_cpu.yaml")
 
@@ -117,14 +117,7 @@ def test_level_rules_need_the_level_sizes():
 
 
 def test_all_modules_off_mogface_equals_face_retinanet():
-    mog = _model(*OFF)
-    base = _model(*OFF, "MODEL.META_ARCHITECTURE", "FaceRetinaNet")
-    sd_m, sd_b = mog.state_dict(), base.state_dict()
-    assert sorted(sd_m) == sorted(sd_b) and all(torch.equal(sd_m[k], sd_b[k]) for k in sd_m)
-    hist_m = train_on_batch(mog, _batch(), steps=2, lr=0.01)
-    hist_b = train_on_batch(base, _batch(), steps=2, lr=0.01)
-    assert hist_m[0] == hist_b[0]  # same losses; after a step equal up to float summation order
-    assert all(hist_m[1][k] == pytest.approx(hist_b[1][k], rel=1e-6) for k in hist_b[1])
+    assert_same_as_baseline(_model(*OFF), _model(*OFF, "MODEL.META_ARCHITECTURE", "FaceRetinaNet"), _batch())
 
 
 def test_mogface_trains_and_infers():

@@ -22,12 +22,7 @@ from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
 
 from facelib.modeling.dense_outputs import LossContext
 from facelib.modeling.face_retinanet import FaceRetinaNet
-from facelib.modeling.level_box_masks import (
-    LEVEL_MASK_MODES,
-    batch_level_masks,
-    level_mask_loss,
-    level_size_ranges_from_scales,
-)
+from facelib.modeling.level_box_masks import LEVEL_MASK_MODES, batch_level_masks, level_mask_loss, resolve_size_ranges
 from facelib.modeling.per_level_losses import CLS_LOSS_NORMALIZERS, per_level_losses
 
 from .config import add_df2s2_config  # noqa: F401  (registers MODEL.DF2S2)
@@ -52,13 +47,7 @@ class DF2S2(FaceRetinaNet):
         self.cls_loss_normalizer = cls_loss_normalizer
         self.seg_loss_weight = float(seg_loss_weight)
         self.seg_targets = seg_targets
-        if seg_size_ranges:
-            ranges = [(float(lo), float(hi)) for lo, hi in seg_size_ranges]
-        else:
-            ranges = level_size_ranges_from_scales(self.anchor_scales_per_level())
-        if len(ranges) != len(self.head_in_features):
-            raise ValueError(f"MODEL.DF2S2.SEG.SIZE_RANGES: {len(ranges)} ranges for {len(self.head_in_features)} levels")
-        self.seg_size_ranges = ranges
+        self.seg_size_ranges = resolve_size_ranges(seg_size_ranges, self, "MODEL.DF2S2.SEG.SIZE_RANGES")
 
     @classmethod
     def from_config(cls, cfg):

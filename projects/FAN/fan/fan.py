@@ -47,7 +47,7 @@ from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 
 from facelib.modeling.dense_outputs import HeadOutputs, LossContext
 from facelib.modeling.face_retinanet import FaceRetinaNet
-from facelib.modeling.level_box_masks import batch_level_masks, level_mask_loss, level_size_ranges_from_scales
+from facelib.modeling.level_box_masks import batch_level_masks, level_mask_loss, resolve_size_ranges
 from facelib.modeling.per_level_losses import per_level_losses
 
 from .anchors import apply_anchor_setting
@@ -158,13 +158,7 @@ class FAN(FaceRetinaNet):
             raise ValueError("FAN(attention_on=...) and its head disagree")
         self.loss_weight_attention = float(loss_weight_attention)
         self.cls_loss_normalizer = cls_loss_normalizer
-        if attention_size_ranges:
-            ranges = [(float(lo), float(hi)) for lo, hi in attention_size_ranges]
-        else:
-            ranges = level_size_ranges_from_scales(self.anchor_scales_per_level())
-        if len(ranges) != len(self.head_in_features):
-            raise ValueError(f"{len(ranges)} attention size ranges for {len(self.head_in_features)} levels")
-        self.attention_size_ranges = ranges
+        self.attention_size_ranges = resolve_size_ranges(attention_size_ranges, self, "MODEL.FAN.ATTENTION_SIZE_RANGES")
 
     @classmethod
     def from_config(cls, cfg):
