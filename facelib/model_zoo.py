@@ -34,6 +34,11 @@ MODELS: Dict[str, Dict[str, str]] = {
         "sha256": "e706851bd1f63fed8ad5e425c58e49b8214cd3f9cb8ee6393fdd2fbf5953dd52",
         "config": "configs/retinaface_mnet025_facemask.yaml",
     },
+    "refineface_mnet025_facemask_3000it": {
+        "file": "refineface_mnet025_facemask_3000.pth",
+        "sha256": "96da0d8d923f8918693e1327746c2582a656f51b5fecf7da569c6aaca99efb1d",
+        "config": "configs/refineface_mnet025_facemask.yaml",
+    },
 }
 
 
