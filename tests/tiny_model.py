@@ -9,7 +9,7 @@ tests/tools/test_benchmark.py: ResNet-18 FPN (GN), 64 channels, one head conv, 1
 Imported as ``tiny_model`` (``tests/`` is on ``sys.path`` through ``tests/conftest.py``).
 """
 import os
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import yaml
@@ -146,3 +146,22 @@ def assert_same_as_baseline(model, baseline, batch, steps: int = 2, lr: float = 
     for later_m, later_b in zip(hist_m[1:], hist_b[1:]):
         assert set(later_m) == set(later_b)
         assert all(later_m[k] == pytest.approx(later_b[k], rel=1e-6) for k in later_b)
+
+
+def assert_branch_absent_at_inference(model, without, branch, batch) -> Tuple[List[str], List[int]]:
+    """A training-only ``branch`` of ``model``: not called at inference, and ``without`` (the same
+    config with the branch switched off) loads ``model``'s weights with nothing missing and gives
+    the same detections (boxes and scores). Returns the state-dict keys ``without`` does not have
+    and the list the branch's calls keep being appended to."""
+    calls = []
+    branch.register_forward_hook(lambda *a: calls.append(1))
+    missing, unexpected = without.load_state_dict(model.state_dict(), strict=False)
+    assert missing == [] and unexpected
+    model.eval(), without.eval()
+    with torch.no_grad():
+        with_branch, plain = model(batch), without(batch)
+    assert calls == []
+    for a, b in zip(with_branch, plain):
+        assert torch.equal(a["instances"].pred_boxes.tensor, b["instances"].pred_boxes.tensor)
+        assert torch.equal(a["instances"].scores, b["instances"].scores)
+    return unexpected, calls

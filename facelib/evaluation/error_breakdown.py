@@ -15,7 +15,7 @@ face's box (a fixed detection that then matches no free face is removed); a miss
 localisation error points at is removed from the ground truth (ignored). Matching is re-run after
 each fix.
 """
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
@@ -34,11 +34,14 @@ def classify_image(det_boxes, det_scores, gt_boxes, gt_ignore, iou_threshold: fl
     det_boxes = np.asarray(det_boxes, dtype=np.float64).reshape(-1, 4)
     gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
     gt_ignore = np.asarray(gt_ignore, dtype=bool).reshape(-1)
-    m = match_image(det_boxes, det_scores, gt_boxes, gt_ignore, iou_threshold)
     iou = pairwise_iou(det_boxes, gt_boxes)
-    iou_real = np.where(gt_ignore[None], -1.0, iou) if len(gt_boxes) else iou
-    best = np.argmax(iou_real, axis=1) if len(gt_boxes) and (~gt_ignore).any() else np.full(len(det_boxes), -1)
-    best_iou = iou_real[np.arange(len(det_boxes)), best] if len(gt_boxes) and (~gt_ignore).any() else np.zeros(len(det_boxes))
+    m = match_image(det_boxes, det_scores, gt_boxes, gt_ignore, iou_threshold, iou=iou)
+    best = np.full(len(det_boxes), -1)
+    best_iou = np.zeros(len(det_boxes))
+    if (~gt_ignore).any():
+        iou_real = np.where(gt_ignore[None], -1.0, iou)
+        best = np.argmax(iou_real, axis=1)
+        best_iou = iou_real[np.arange(len(det_boxes)), best]
     kinds = np.full(len(det_boxes), "", dtype=object)
     for d in np.nonzero(m.fp)[0]:
         if best_iou[d] >= iou_threshold:
@@ -53,13 +56,12 @@ def classify_image(det_boxes, det_scores, gt_boxes, gt_ignore, iou_threshold: fl
     return m, kinds, np.where(best_iou > 0, best, -1), missed
 
 
-def _fixed_matches(images, fix: Optional[str], iou_threshold: float):
+def _fixed_matches(classified, fix: Optional[str], iou_threshold: float):
+    """The matches of every image with the error type ``fix`` fixed (None: as they are);
+    ``classified``: per image ``(rec, boxes, scores, classify_image(...))``."""
     out = []
-    for rec, boxes, scores in images:
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    for rec, boxes, scores, (m, kinds, best, missed) in classified:
         ignore = np.asarray(rec["ignore"], dtype=bool)
-        m, kinds, best, missed = classify_image(boxes, scores, rec["boxes"], ignore, iou_threshold)
         if fix in ("duplicate", "background"):
             keep = kinds != fix
             out.append(match_image(boxes[keep], scores[keep], rec["boxes"], ignore, iou_threshold))
@@ -85,16 +87,19 @@ def error_breakdown(images: Iterable[Tuple[dict, np.ndarray, np.ndarray]],
     """``{"ap", "counts": {type: n}, "ap_gain": {type: AP_fixed - AP}, "missed_by": {subset: n}}``
     over ``images`` (``(rec, boxes_xywh, scores)``; AP in [0, 1]); ``subsets`` name face selectors
     ((G,) bool per record) to count the missed faces by."""
-    images = list(images)
+    classified = []
+    for rec, boxes, scores in images:
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        classified.append((rec, boxes, scores, classify_image(boxes, scores, rec["boxes"], rec["ignore"], iou_threshold)))
     counts = {k: 0 for k in ERROR_TYPES}
     missed_by = {name: 0 for name in (subsets or {})}
-    for rec, boxes, scores in images:
-        _, kinds, _, missed = classify_image(boxes, scores, rec["boxes"], rec["ignore"], iou_threshold)
+    for rec, _, _, (_, kinds, _, missed) in classified:
         for k in ("localisation", "duplicate", "background"):
             counts[k] += int((kinds == k).sum())
         counts["missed"] += int(missed.sum())
         for name, sel in (subsets or {}).items():
             missed_by[name] += int((missed & np.asarray(sel(rec), dtype=bool)).sum())
-    ap = average_precision(_fixed_matches(images, None, iou_threshold))[0]
-    gain = {k: average_precision(_fixed_matches(images, k, iou_threshold))[0] - ap for k in ERROR_TYPES}
+    ap = average_precision(_fixed_matches(classified, None, iou_threshold))[0]
+    gain = {k: average_precision(_fixed_matches(classified, k, iou_threshold))[0] - ap for k in ERROR_TYPES}
     return {"ap": ap, "counts": counts, "ap_gain": gain, "missed_by": missed_by}

@@ -39,6 +39,8 @@ from torch.nn import functional as F
 
 from facelib.modeling.box_rasterizer import rasterize_boxes
 
+from .anchor_sets import level_sizes as anchors_per_level  # (the name level_sizes is a parameter below)
+
 __all__ = [
     "LEVEL_MASK_MODES",
     "level_size_ranges_from_scales",
@@ -205,10 +207,8 @@ def batch_level_masks(model, ctx, map_sizes: Sequence[Tuple[int, int]], mode: st
     """
     if mode not in LEVEL_MASK_MODES:
         raise ValueError(f"level mask mode must be one of {LEVEL_MASK_MODES}, got {mode!r}")
-    from .anchor_sets import level_sizes
-
     strides = model.anchor_generator.strides
-    sizes = level_sizes(ctx.anchors)
+    sizes = anchors_per_level(ctx.anchors)
     per_image = []
     for i, gt in enumerate(ctx.gt_instances):
         targets, ignored = model.split_ignored(gt)

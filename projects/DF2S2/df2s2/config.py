@@ -51,7 +51,7 @@ def add_df2s2_config(cfg):
     # cross-entropy (mean over a level's pixels, summed over the levels); training only.
     seg = config_defaults(cfg.MODEL.DF2S2, "SEG")
     seg.ENABLED = True
-    seg.LOSS_WEIGHT = 0.05  # lambda2 (Table 3 sweeps 0.05, 0.1, 0.2, 0.5, 1.0; 0.05 is best)
+    seg.LOSS_WEIGHT = 0.05  # lambda2 (Table 3 sweeps 0.05, 0.1, 0.2, 0.5, 1.0; 0.05 has the best Hard AP; Sec. 4.3)
     # Which faces level k's mask shows: "the ground-truth faces matching their corresponding
     # receptive field", following S3FD's scale assignment (anchors of 4x the stride are sized to
     # the effective receptive field): "size_ranges" = each face on the level whose anchor scale is

@@ -11,12 +11,12 @@
   on the dynamic labels (``loss_hcam`` = gamma * FL_p), ``inference_predictions`` uses them at test
   time only with ``HCAM.TEST_SCORES "progressive"`` (:mod:`.hcam`; ``MODEL.MOGFACE.HCAM``).
 
-With both off the model is FaceRetinaNet. SSE (Sec. 3.2) is the training augmentation ``"sse"``.
 * the final model's SSH context head (Sec. 4.3): :class:`~.ssh_head.MogFaceHead` (``MODEL.MOGFACE.SSH_CHANNELS``);
   the ablation baseline's S3FD head (Sec. 4.1): :class:`~.sfd_head.SFDHead` (``MODEL.MOGFACE.HEAD "sfd"``).
-
 * Pyramid Anchor (PyramidBox, in the final model, Sec. 4.3): context branches in the head and
   ``loss_pa{k}_*`` here (:mod:`.pyramid_anchor`; ``MODEL.MOGFACE.PYRAMID_ANCHOR``), training only.
+
+With these modules off the model is FaceRetinaNet. SSE (Sec. 3.2) is the training augmentation ``"sse"``.
 """
 from typing import Dict
 
@@ -26,9 +26,9 @@ from fvcore.nn import sigmoid_focal_loss_jit
 
 from detectron2.config import configurable
 from detectron2.layers import cat
-from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
 from detectron2.modeling.matcher import Matcher
 from detectron2.modeling.meta_arch.build import META_ARCH_REGISTRY
+from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
 from detectron2.structures import Boxes, Instances
 
 from facelib.modeling.bottom_up_capture import BottomUpCapture, FeaturesWithBottomUp, bottom_up_shapes

@@ -60,11 +60,11 @@ class PyramidAnchorPredictor(nn.Module):
     def forward(self, cls_features: List[Tensor], box_features: List[Tensor]) -> Dict[str, List[Tensor]]:
         if not self.shared and len(cls_features) != self.num_levels:
             raise ValueError(f"built for {self.num_levels} levels, got {len(cls_features)} feature maps")
+        copy = [0 if self.shared else l for l in range(len(cls_features))]  # conv index of each level
         out = {}
         for k, (cls_convs, box_convs) in enumerate(zip(self.cls, self.box), start=1):
-            pick = (lambda convs, l: convs[0]) if self.shared else (lambda convs, l: convs[l])
-            out[f"pa{k}_logits"] = [pick(cls_convs, l)(x) for l, x in enumerate(cls_features)]
-            out[f"pa{k}_deltas"] = [pick(box_convs, l)(x) for l, x in enumerate(box_features)]
+            out[f"pa{k}_logits"] = [cls_convs[c](x) for c, x in zip(copy, cls_features)]
+            out[f"pa{k}_deltas"] = [box_convs[c](x) for c, x in zip(copy, box_features)]
         return out
 
 
