@@ -15,7 +15,7 @@ last detection where it is still >= ``precision`` (``inf`` when no prefix reache
 recall at that point is the share of its faces matched by detections scoring at least the
 threshold.
 """
-from typing import Callable, Dict, Iterable, List, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -34,18 +34,20 @@ Selector = Callable[[dict], np.ndarray]
 
 
 def subset_matches(images: Iterable[Tuple[dict, np.ndarray, np.ndarray]], in_subset: Selector,
-                   iou_threshold: float = 0.5) -> List[ImageMatch]:
+                   iou_threshold: float = 0.5, ious: Optional[Sequence[np.ndarray]] = None) -> List[ImageMatch]:
     """Matches of every image, faces outside ``in_subset(rec)`` ((G,) bool) ignored.
 
     ``images``: ``(rec, boxes_xywh, scores)`` with ``rec`` a
-    :func:`~facelib.evaluation.box_matching.load_gt_faces` record (``boxes``, ``ignore``, ...).
+    :func:`~facelib.evaluation.box_matching.load_gt_faces` record (``boxes``, ``ignore``, ...);
+    ``ious``: optional per-image ``(D, G)`` overlaps (computed once for many subsets).
     """
     out = []
-    for rec, boxes, scores in images:
+    for i, (rec, boxes, scores) in enumerate(images):
         sel = np.asarray(in_subset(rec), dtype=bool).reshape(-1)
         if len(sel) != len(rec["boxes"]):
             raise ValueError(f"subset selector returned {len(sel)} flags for {len(rec['boxes'])} faces")
-        out.append(match_image(boxes, scores, rec["boxes"], np.asarray(rec["ignore"], bool) | ~sel, iou_threshold))
+        out.append(match_image(boxes, scores, rec["boxes"], np.asarray(rec["ignore"], bool) | ~sel, iou_threshold,
+                               iou=None if ious is None else ious[i]))
     return out
 
 

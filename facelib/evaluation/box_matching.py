@@ -35,6 +35,7 @@ __all__ = [
     "precision_recall",
     "average_precision",
     "load_gt_faces",
+    "gt_faces_from_dicts",
     "align_predictions",
 ]
 
@@ -224,10 +225,16 @@ def load_gt_faces(dataset_name: str):
     are converted to ``XYWH_ABS``; ``iscrowd`` faces count as ignored.
     """
     from detectron2.data import DatasetCatalog
+
+    return gt_faces_from_dicts(DatasetCatalog.get(dataset_name), dataset_name)
+
+
+def gt_faces_from_dicts(dataset_dicts, dataset_name: str = ""):
+    """:func:`load_gt_faces` of a list of detectron2 dataset dicts."""
     from detectron2.structures import BoxMode
 
     gt = {}
-    for d in DatasetCatalog.get(dataset_name):
+    for d in dataset_dicts:
         anns = d.get("annotations", []) or []
         boxes = np.zeros((len(anns), 4), dtype=np.float64)
         ignore = np.zeros(len(anns), dtype=bool)

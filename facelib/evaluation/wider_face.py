@@ -5,7 +5,10 @@ Ground truth:
 * When ``MetadataCatalog.get(dataset_name).gt_mat_dir`` is set, the official ``wider_face_val.mat``
   and ``wider_{easy,medium,hard}_val.mat`` in that folder are used, restricted to the images of the
   dataset being evaluated (``image_id = "<event>/<name>"``); dataset images absent from the ``.mat``
-  files are logged and left out.
+  files are logged and left out. When the metadata also sets ``gt_boxes_from_annotations`` (a copy
+  of val whose images were resized, such as ``widerface_val200``), the boxes come from the
+  dataset's own annotation file and only the settings' face lists from the ``.mat`` files
+  (:func:`facelib.evaluation.wider_face_annotations.load_wider_annotations`).
 * Otherwise the three settings are derived from the dataset dicts: every face of an image is in its
   face list; the faces with ``ignore`` = 0 count in *every* setting (so easy = medium = hard), and
   the faces with ``ignore`` = 1 are outside every ``gt_list`` - a detection matched to them is
@@ -102,7 +105,19 @@ class WiderFaceEvaluator(FaceDetectionCollector):
         dicts = DatasetCatalog.get(self._dataset_name)
         image_ids = [str(d["image_id"]) for d in dicts]
         gt_mat_dir = self._metadata.get("gt_mat_dir", None)
-        if gt_mat_dir:
+        if gt_mat_dir and self._metadata.get("gt_boxes_from_annotations", False):
+            from .wider_face_annotations import load_wider_annotations
+
+            gt = load_wider_annotations(self._metadata.dataset_root, "val", gt_mat_dir).gt
+            absent = gt.missing(image_ids)
+            if absent:
+                self._logger.warning(
+                    "%d of %d images of %s are not in its annotation file and are left out, e.g. %s",
+                    len(absent), len(image_ids), self._dataset_name, ", ".join(absent[:3]))
+            gt = gt.subset(image_ids)
+            self._logger.info("WIDER FACE ground truth: boxes of the annotation file of %s, face lists of %s "
+                              "(%d images)", self._dataset_name, gt_mat_dir, len(gt.image_ids))
+        elif gt_mat_dir:
             gt = wfp.load_wider_gt(gt_mat_dir)
             absent = gt.missing(image_ids)
             if absent:

@@ -77,6 +77,9 @@ def test_gt_mat_dir_when_present(tmp_path, catalogs):
     register_all_facelib_datasets(str(tmp_path))
     assert MetadataCatalog.get("widerface_val").gt_mat_dir == str(gt)
     assert MetadataCatalog.get("widerface_val200").gt_mat_dir == str(gt)
+    # resized copy: its own boxes, the official face lists
+    assert MetadataCatalog.get("widerface_val200").gt_boxes_from_annotations is True
+    assert MetadataCatalog.get("widerface_val").get("gt_boxes_from_annotations") is None
     assert MetadataCatalog.get("widerface_train").get("gt_mat_dir") is None
 
 

@@ -190,6 +190,24 @@ def test_str_regresses_from_refined_anchors_and_matches_against_them():
     assert torch.allclose(res[0].pred_boxes.tensor[0], box.clamp(0, 128), atol=1e-4)
 
 
+def test_refined_anchors_keep_at_least_one_pixel():
+    """A background anchor's unconstrained first-step deltas can shrink it to zero width in
+    float32 (a training run stopped on Box2BoxTransform's "not valid" assertion): each side stays
+    >= 1 px around the decoded centre; ordinary deltas decode as Box2BoxTransform does."""
+    from detectron2.modeling.box_regression import Box2BoxTransform
+
+    from facelib.projects.refineface.refineface import refine_anchors
+
+    t = Box2BoxTransform(weights=(1.0, 1.0, 1.0, 1.0))
+    anchors = torch.tensor([[400.0, 300.0, 432.0, 340.0], [10.0, 10.0, 26.0, 26.0]])
+    deltas = torch.tensor([[0.0, 0.0, -40.0, -200.0], [0.25, -0.5, 0.1, -0.2]])
+    out = refine_anchors(t, deltas, anchors)
+    assert torch.allclose(out[0], torch.tensor([415.5, 319.5, 416.5, 320.5]))  # centre (416, 320), 1 x 1
+    assert torch.allclose(out[1], t.apply_deltas(deltas[1:], anchors[1:])[0])
+    assert (out[:, 2:] - out[:, :2] > 0).all()
+    assert (t.get_deltas(out, anchors).isfinite()).all()
+
+
 def test_first_step_matching_thresholds():
     model = _model()
     assert model.first_step_matcher.thresholds[1:-1] == [0.3, 0.7]

@@ -32,10 +32,13 @@ Expected layouts under ``root`` (each module's docstring gives the file formats)
 
 Metadata of every dataset: ``thing_classes=["face"]``, ``evaluator_type`` (``wider_face``,
 ``mafa``, ``sfs``, ``fddb``, ``afw``, ``pascal_face``, ``facemask``) and ``dataset_root`` (the
-dataset's own folder, e.g. ``<root>/widerface``). ``widerface_val`` and ``widerface_val200``
+dataset's own folder, e.g. ``<root>/widerface``); the WIDER FACE and MAFA datasets carry their
+``split``. ``widerface_val`` and ``widerface_val200``
 also get ``gt_mat_dir = <root>/widerface/eval_tools/ground_truth`` when that folder exists (the
-evaluator restricts it to the images of the dataset evaluated); this ``isdir`` is the only disk
-access made at registration. FDDB datasets carry ``folds``.
+evaluator restricts it to the images of the dataset evaluated); ``widerface_val200``, whose images
+were resized, also gets ``gt_boxes_from_annotations = True`` (its boxes come from its own annotation
+file, the settings' face lists from the ``.mat`` files). This ``isdir`` is the only disk access
+made at registration. FDDB datasets carry ``folds``.
 
 Calling the function again is harmless: a name already registered with the same
 ``dataset_root`` is left as is; one registered with another root is replaced.
@@ -99,20 +102,23 @@ def register_all_facelib_datasets(root: Optional[str] = None) -> None:
         register_face_dataset(
             name,
             lambda d=wider, s=split, n=name: load_wider_face(d, s, dataset_name=n),
-            "wider_face", wider, **(gt if split == "val" else {}),
+            "wider_face", wider, split=split, **(gt if split == "val" else {}),
         )
     val200 = os.path.join(root, "widerface_val200")
     register_face_dataset(
         "widerface_val200",
         lambda d=val200: load_wider_face(d, "val", dataset_name="widerface_val200"),
-        "wider_face", val200, **gt,
+        "wider_face", val200, split="val", **gt,
+        # resized images: boxes of its own annotation file, face lists of the official .mat files
+        **({"gt_boxes_from_annotations": True} if gt else {}),
     )
 
     mafa = os.path.join(root, "mafa")
     for split in ("train", "test"):
         name = f"mafa_{split}"
         register_face_dataset(
-            name, lambda d=mafa, s=split, n=name: load_mafa(d, s, dataset_name=n), "mafa", mafa
+            name, lambda d=mafa, s=split, n=name: load_mafa(d, s, dataset_name=n), "mafa", mafa,
+            split=split,
         )
 
     for split in ("train", "val"):

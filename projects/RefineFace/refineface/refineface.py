@@ -55,7 +55,7 @@ from .fsm import FeatureSupervisionModule, FSMHead, nearest_scale_level, select_
 from .head import RefineFaceHead
 from .scale_margin import apply_scale_margin, scale_margins
 
-__all__ = ["RefineFace", "first_step_levels"]
+__all__ = ["RefineFace", "first_step_levels", "refine_anchors", "MIN_REFINED_ANCHOR_SIZE"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,21 @@ def first_step_levels(cfg) -> List[str]:
                              f"in MODEL.RETINANET.IN_FEATURES {names}")
         chosen.update(node.LEVELS)
     return [n for n in names if n in chosen]
+
+
+MIN_REFINED_ANCHOR_SIZE = 1.0
+
+
+def refine_anchors(box2box_transform, deltas: Tensor, anchors: Tensor) -> Tensor:
+    """STR's refined anchors (Sec. 3.1): ``deltas`` applied to ``anchors`` (both (R, 4)), each side
+    then at least ``MIN_REFINED_ANCHOR_SIZE`` (1 px) around the decoded centre. The first step
+    regresses only its positives, so a background anchor's deltas are unconstrained and can
+    shrink it to zero width in float32, a box neither the matcher's IoU nor ``Box2BoxTransform``
+    accepts (a 1 px anchor matches no face either way)."""
+    boxes = apply_box_deltas(box2box_transform, deltas, anchors)
+    ctr = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+    half = 0.5 * (boxes[:, 2:] - boxes[:, :2]).clamp(min=MIN_REFINED_ANCHOR_SIZE)
+    return torch.cat([ctr - half, ctr + half], dim=1)
 
 
 @META_ARCH_REGISTRY.register()
@@ -228,7 +243,7 @@ class RefineFace(FaceRetinaNet):
             if name in self.str_levels:
                 d = permute_to_N_HWA_K(first_deltas[self._first_pos[name]].detach(), 4)
                 r = a.tensor.shape[0]
-                refined = apply_box_deltas(self.box2box_transform, d.reshape(-1, 4), a.tensor.repeat(n, 1))
+                refined = refine_anchors(self.box2box_transform, d.reshape(-1, 4), a.tensor.repeat(n, 1))
                 out.append(refined.reshape(n, r, 4))
             else:
                 out.append(a.tensor.expand(n, -1, -1))
