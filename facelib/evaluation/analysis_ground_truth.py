@@ -93,7 +93,7 @@ def load_analysis_ground_truth(dataset_name: str) -> AnalysisGroundTruth:
         split = meta.get("split", "val")
         if split == "test":
             raise ValueError(f"{dataset_name}: the WIDER FACE test split has no ground truth to analyse")
-        ann = load_wider_annotations(root, split, meta.get("gt_mat_dir", None) if split == "val" else None)
+        ann = load_wider_annotations(root, split, meta.get("gt_mat_dir", None))  # registered for val only
         records = wider_records(ann)
         base = "hard"
     else:

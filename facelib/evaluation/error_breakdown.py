@@ -15,26 +15,28 @@ face's box (a fixed detection that then matches no free face is removed); a miss
 localisation error points at is removed from the ground truth (ignored). Matching is re-run after
 each fix.
 """
-from typing import Callable, Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .box_matching import average_precision, match_image, pairwise_iou
 
-__all__ = ["ERROR_TYPES", "classify_image", "error_breakdown"]
+__all__ = ["ERROR_TYPES", "classify_image", "classify_images", "error_breakdown"]
 
 ERROR_TYPES = ("localisation", "duplicate", "background", "missed")
 BACKGROUND_IOU = 0.1
 
 
-def classify_image(det_boxes, det_scores, gt_boxes, gt_ignore, iou_threshold: float = 0.5):
+def classify_image(det_boxes, det_scores, gt_boxes, gt_ignore, iou_threshold: float = 0.5, iou=None):
     """One image: ``(match, fp_type, best_face, missed)``: the :class:`ImageMatch`, per detection
     "" (TP / matched an ignored face) or its error type, the index of its best non-ignored face
-    (-1 without one), and the (G,) bool missed faces."""
+    (-1 without one), and the (G,) bool missed faces. ``iou``: the ``(D, G)`` overlaps when
+    already computed."""
     det_boxes = np.asarray(det_boxes, dtype=np.float64).reshape(-1, 4)
     gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
     gt_ignore = np.asarray(gt_ignore, dtype=bool).reshape(-1)
-    iou = pairwise_iou(det_boxes, gt_boxes)
+    if iou is None:
+        iou = pairwise_iou(det_boxes, gt_boxes)
     m = match_image(det_boxes, det_scores, gt_boxes, gt_ignore, iou_threshold, iou=iou)
     best = np.full(len(det_boxes), -1)
     best_iou = np.zeros(len(det_boxes))
@@ -81,17 +83,29 @@ def _fixed_matches(classified, fix: Optional[str], iou_threshold: float):
     return out
 
 
-def error_breakdown(images: Iterable[Tuple[dict, np.ndarray, np.ndarray]],
-                    subsets: Optional[Dict[str, Callable[[dict], np.ndarray]]] = None,
-                    iou_threshold: float = 0.5) -> Dict:
-    """``{"ap", "counts": {type: n}, "ap_gain": {type: AP_fixed - AP}, "missed_by": {subset: n}}``
-    over ``images`` (``(rec, boxes_xywh, scores)``; AP in [0, 1]); ``subsets`` name face selectors
-    ((G,) bool per record) to count the missed faces by."""
+def classify_images(images: Iterable[Tuple[dict, np.ndarray, np.ndarray]], iou_threshold: float = 0.5,
+                    ious: Optional[Sequence[np.ndarray]] = None) -> List[Tuple]:
+    """Per image ``(rec, boxes, scores, classify_image(...))`` of ``images`` (``(rec, boxes_xywh,
+    scores)``); ``ious``: optional per-image ``(D, G)`` overlaps."""
     classified = []
-    for rec, boxes, scores in images:
+    for i, (rec, boxes, scores) in enumerate(images):
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-        classified.append((rec, boxes, scores, classify_image(boxes, scores, rec["boxes"], rec["ignore"], iou_threshold)))
+        iou = None if ious is None else ious[i]
+        classified.append((rec, boxes, scores,
+                           classify_image(boxes, scores, rec["boxes"], rec["ignore"], iou_threshold, iou=iou)))
+    return classified
+
+
+def error_breakdown(images: Iterable[Tuple[dict, np.ndarray, np.ndarray]],
+                    subsets: Optional[Dict[str, Callable[[dict], np.ndarray]]] = None,
+                    iou_threshold: float = 0.5, classified: Optional[List[Tuple]] = None) -> Dict:
+    """``{"ap", "counts": {type: n}, "ap_gain": {type: AP_fixed - AP}, "missed_by": {subset: n}}``
+    over ``images`` (``(rec, boxes_xywh, scores)``; AP in [0, 1]); ``subsets`` name face selectors
+    ((G,) bool per record) to count the missed faces by; ``classified``: :func:`classify_images`
+    of ``images`` when already computed (``images`` is then not read)."""
+    if classified is None:
+        classified = classify_images(images, iou_threshold)
     counts = {k: 0 for k in ERROR_TYPES}
     missed_by = {name: 0 for name in (subsets or {})}
     for rec, _, _, (_, kinds, _, missed) in classified:

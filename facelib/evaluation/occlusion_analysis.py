@@ -28,7 +28,7 @@ from .analysis_ground_truth import AnalysisGroundTruth
 from .attribute_ap import precision_operating_point, recall_at_score, subset_matches
 from .box_matching import average_precision, match_image, pairwise_iou
 from .breakdown_subsets import family_subsets, flatten_subsets
-from .error_breakdown import classify_image, error_breakdown
+from .error_breakdown import classify_images, error_breakdown
 
 __all__ = ["AnalysisResult", "analyze"]
 
@@ -83,10 +83,9 @@ def _row(matches, threshold) -> dict:
             "recall": recall_at_score(matches, threshold)}, (recall, precision)
 
 
-def _gallery(images, iou_threshold, size) -> Dict[str, List[dict]]:
+def _gallery(ids, classified, size) -> Dict[str, List[dict]]:
     misses, fps = [], []
-    for image_id, rec, boxes, scores in images:
-        _, kinds, best, missed = classify_image(boxes, scores, rec["boxes"], rec["ignore"], iou_threshold)
+    for image_id, (rec, boxes, scores, (_, kinds, best, missed)) in zip(ids, classified):
         for g in np.nonzero(missed)[0]:
             misses.append({"image_id": image_id, "face": int(g), "box": rec["boxes"][g].tolist(),
                            "height": float(rec["boxes"][g][3]), "attributes": rec["attributes"][g]})
@@ -114,17 +113,19 @@ def analyze(gt: AnalysisGroundTruth, predictions: Mapping[str, Tuple[np.ndarray,
 
     curves: Dict[str, Curve] = {}
     settings = {}
+    setting_matches = {}
     for s in gt.setting_names:
         recs = gt.with_setting(s)
-        matches = [match_image(b, sc, recs[k]["boxes"], recs[k]["ignore"], iou_threshold, iou=iou)
-                   for k, (b, sc), iou in zip(ids, dets, ious)]
+        setting_matches[s] = matches = [
+            match_image(b, sc, recs[k]["boxes"], recs[k]["ignore"], iou_threshold, iou=iou)
+            for k, (b, sc), iou in zip(ids, dets, ious)]
         ap, recall, prec = average_precision(matches)
         settings[s] = {"faces": int(sum(m.num_pos for m in matches)), "ap": ap}
         curves[f"setting/{s}"] = (recall, prec)
 
     base = gt.with_setting(gt.base_setting)
     images = [(base[k], b, sc) for k, (b, sc) in zip(ids, dets)]
-    everything = subset_matches(images, lambda rec: np.ones(len(rec["boxes"]), bool), iou_threshold, ious)
+    everything = setting_matches[gt.base_setting]
     threshold = precision_operating_point(everything, precision)
     all_row, _ = _row(everything, threshold)
     groups = family_subsets(gt.family)
@@ -134,14 +135,15 @@ def analyze(gt: AnalysisGroundTruth, predictions: Mapping[str, Tuple[np.ndarray,
         for v, sel in values.items():
             rows[g][v], curves[f"{g}={v}"] = _row(subset_matches(images, sel, iou_threshold, ious), threshold)
 
-    errors = error_breakdown(images, flatten_subsets(groups), iou_threshold)
+    classified = classify_images(images, iou_threshold, ious)
+    errors = error_breakdown(images, flatten_subsets(groups), iou_threshold, classified=classified)
     missed_by: Dict[str, Dict[str, int]] = {g: {} for g in groups}
     for key, n in errors.pop("missed_by").items():
         g, v = key.split("=", 1)
         missed_by[g][v] = n
     errors["missed_by"] = missed_by
 
-    gallery = _gallery([(k, base[k], b, sc) for k, (b, sc) in zip(ids, dets)], iou_threshold, gallery_size)
+    gallery = _gallery(ids, classified, gallery_size)
     return AnalysisResult(
         label=label, dataset=gt.dataset_name, family=gt.family, base_setting=gt.base_setting,
         iou_threshold=float(iou_threshold), precision=float(precision), settings=settings,

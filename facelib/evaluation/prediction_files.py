@@ -45,11 +45,7 @@ class PredictionSource:
 
 def write_face_predictions(path: str, predictions: Mapping[str, Tuple[np.ndarray, np.ndarray]],
                            dataset_name: str = "") -> str:
-    images = {}
-    for image_id, (boxes, scores) in predictions.items():
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        scores = np.asarray(scores, dtype=np.float64).reshape(-1, 1)
-        images[str(image_id)] = np.concatenate([boxes, scores], axis=1).tolist()
+    images = {str(k): wfp._as_pred_array(tuple(pred)).tolist() for k, pred in predictions.items()}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"format": _FORMAT, "version": 1, "dataset": dataset_name, "box_mode": "XYWH_ABS",

@@ -105,27 +105,22 @@ class WiderFaceEvaluator(FaceDetectionCollector):
         dicts = DatasetCatalog.get(self._dataset_name)
         image_ids = [str(d["image_id"]) for d in dicts]
         gt_mat_dir = self._metadata.get("gt_mat_dir", None)
-        if gt_mat_dir and self._metadata.get("gt_boxes_from_annotations", False):
-            from .wider_face_annotations import load_wider_annotations
+        if gt_mat_dir:
+            if self._metadata.get("gt_boxes_from_annotations", False):
+                from .wider_face_annotations import load_wider_annotations
 
-            gt = load_wider_annotations(self._metadata.dataset_root, "val", gt_mat_dir).gt
-            absent = gt.missing(image_ids)
+                full = load_wider_annotations(self._metadata.dataset_root, "val", gt_mat_dir).gt
+                source = f"boxes of the annotation file of {self._dataset_name}, face lists of {gt_mat_dir}"
+            else:
+                full = wfp.load_wider_gt(gt_mat_dir)
+                source = gt_mat_dir
+            absent = full.missing(image_ids)
             if absent:
                 self._logger.warning(
-                    "%d of %d images of %s are not in its annotation file and are left out, e.g. %s",
-                    len(absent), len(image_ids), self._dataset_name, ", ".join(absent[:3]))
-            gt = gt.subset(image_ids)
-            self._logger.info("WIDER FACE ground truth: boxes of the annotation file of %s, face lists of %s "
-                              "(%d images)", self._dataset_name, gt_mat_dir, len(gt.image_ids))
-        elif gt_mat_dir:
-            gt = wfp.load_wider_gt(gt_mat_dir)
-            absent = gt.missing(image_ids)
-            if absent:
-                self._logger.warning(
-                    "%d of %d images of %s are not in the ground truth of %s and are left out, e.g. %s",
-                    len(absent), len(image_ids), self._dataset_name, gt_mat_dir, ", ".join(absent[:3]))
-            gt = gt.subset(image_ids)
-            self._logger.info("WIDER FACE ground truth: %s (%d images of %s)", gt_mat_dir,
+                    "%d of %d images of %s are not in the ground truth (%s) and are left out, e.g. %s",
+                    len(absent), len(image_ids), self._dataset_name, source, ", ".join(absent[:3]))
+            gt = full.subset(image_ids)
+            self._logger.info("WIDER FACE ground truth: %s (%d images of %s)", source,
                               len(gt.image_ids), self._dataset_name)
         else:
             gt = wider_gt_from_dataset_dicts(dicts)
