@@ -92,7 +92,7 @@ def merge_missing(dst, src):
 
 def add_facelib_config(cfg):
     """Add the ``INPUT.FACE_AUG``, ``DATASETS.FACELIB``, ``TRAINER``, ``TEST.WIDER`` / ``FDDB`` /
-    ``OCCLUSION_SEG`` keys to ``cfg`` in place; return ``cfg``.
+    ``OCCLUSION_SEG`` / ``ANALYSIS`` keys to ``cfg`` in place; return ``cfg``.
 
     Idempotent: keys already present keep their values. facelib's default for detectron2's own
     ``TEST.DETECTIONS_PER_IMAGE`` (750) is written only when the facelib keys are first added."""
@@ -209,5 +209,15 @@ def _write_facelib_defaults(_C):
     _C.TEST.OCCLUSION_SEG.ENABLED = False
     _C.TEST.OCCLUSION_SEG.THRESHOLD = 0.5
     _C.TEST.OCCLUSION_SEG.BOX_ENLARGE = 1.0
+    # Occlusion analysis of each test dataset (facelib/evaluation/occlusion_analysis_evaluator.py):
+    # writes <OUTPUT_DIR>/inference/<dataset>/analysis/: face_predictions.json, analysis.json and,
+    # with REPORT, the HTML report of tools/analyze.py. Off by default (it keeps every detection).
+    _C.TEST.ANALYSIS = CN()
+    _C.TEST.ANALYSIS.ENABLED = False
+    _C.TEST.ANALYSIS.IOU_THRESHOLD = 0.5
+    # recall columns at the score where precision over all the base setting's faces is this
+    _C.TEST.ANALYSIS.PRECISION = 0.9
+    _C.TEST.ANALYSIS.REPORT = True
+    _C.TEST.ANALYSIS.GALLERY_SIZE = 8
     # Detections kept per image for evaluation (WIDER submissions keep up to a few thousand).
     _C.TEST.DETECTIONS_PER_IMAGE = 750

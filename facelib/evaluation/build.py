@@ -47,7 +47,9 @@ def build_face_evaluator(cfg, dataset_name, output_dir=None):
     ``DatasetEvaluators`` combining them (a one-element list gives the evaluator itself).
     With ``TEST.OCCLUSION_SEG.ENABLED``, datasets with occlusion masks (``sfs``, metadata
     ``occlusion_masks``) also get an :class:`OcclusionSegmentationEvaluator`.
-    A missing or unknown type raises ``ValueError`` naming the dataset and the known types.
+    With ``TEST.ANALYSIS.ENABLED``, every dataset also gets an
+    :class:`~facelib.evaluation.occlusion_analysis_evaluator.OcclusionAnalysisEvaluator` (writes
+    into ``output_dir``/analysis). A missing or unknown type raises ``ValueError`` naming the dataset and the known types.
     """
     meta = MetadataCatalog.get(dataset_name)
     evaluator_type = meta.get("evaluator_type", None)
@@ -70,6 +72,10 @@ def build_face_evaluator(cfg, dataset_name, output_dir=None):
         evaluators.append(OcclusionSegmentationEvaluator(
             dataset_name, threshold=cfg.TEST.OCCLUSION_SEG.THRESHOLD,
             enlarge=cfg.TEST.OCCLUSION_SEG.BOX_ENLARGE))
+    if cfg.TEST.ANALYSIS.ENABLED:
+        from .occlusion_analysis_evaluator import OcclusionAnalysisEvaluator
+
+        evaluators.append(OcclusionAnalysisEvaluator.from_config(cfg, dataset_name, output_dir))
     if len(evaluators) == 1:
         return evaluators[0]
     return DatasetEvaluators(evaluators)

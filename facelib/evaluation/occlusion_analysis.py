@@ -30,16 +30,16 @@ from .box_matching import average_precision, match_image, pairwise_iou
 from .breakdown_subsets import family_subsets, flatten_subsets
 from .error_breakdown import classify_images, error_breakdown
 
-__all__ = ["AnalysisResult", "analyze"]
+__all__ = ["AnalysisResult", "analyze", "json_safe"]
 
 Curve = Tuple[np.ndarray, np.ndarray]
 
 
-def _finite(x):
+def json_safe(x):
     if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
+        return {k: json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
+        return [json_safe(v) for v in x]
     if isinstance(x, (float, np.floating)):
         return None if not math.isfinite(float(x)) else float(x)
     if isinstance(x, np.integer):
@@ -67,7 +67,7 @@ class AnalysisResult:
     curves: Dict[str, Curve] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict:
-        return _finite({
+        return json_safe({
             "label": self.label, "dataset": self.dataset, "family": self.family,
             "base_setting": self.base_setting, "iou_threshold": self.iou_threshold,
             "operating_point_precision": self.precision, "num_images": self.num_images,

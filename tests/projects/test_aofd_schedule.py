@@ -334,9 +334,14 @@ def test_train_net_trains_stages_then_eval_only_on_real_wider_images(tmp_path, s
     assert (out / "model_final.pth").is_file() and (out / "model_stage_sfs_final.pth").is_file()
     args = train_net.build_parser().parse_args(
         ["--eval-only"] + common[:-1] + ["('widerface_val200',)", "MODEL.WEIGHTS",
-                                         str(out / "model_final.pth")])
+                                         str(out / "model_final.pth"), "TEST.ANALYSIS.ENABLED", "True"])
     res = train_net.main(args)
     ap = res["wider_face"]  # the evaluator's task name; AP as fractions
     assert set(ap) == {"easy", "medium", "hard"}
     assert all(0.0 <= v <= 1.0 for v in ap.values())
     assert (out / "inference" / "widerface_val200" / "submission").is_dir()
+    # TEST.ANALYSIS.ENABLED: the occlusion analysis of the same predictions, WIDER attributes
+    analysis = res["analysis"]
+    assert {"easy/AP", "medium/AP", "hard/AP", "occlusion=heavy/AP", "height=<16/AP"} <= set(analysis)
+    folder = out / "inference" / "widerface_val200" / "analysis"
+    assert all((folder / f).is_file() for f in ("face_predictions.json", "analysis.json", "index.html"))
