@@ -180,6 +180,10 @@ def _write_facelib_defaults(_C):
     # Record the global L2 gradient norm (before SOLVER.CLIP_GRADIENTS clips it) as the event
     # scalar "grad_norm" every iteration (facelib/engine/grad_norm.py): metrics.json / TensorBoard.
     _C.TRAINER.LOG_GRAD_NORM = True
+    # One INFO line every this many iterations: faces the augmentation dropped (per reason) and
+    # the running total (facelib/engine/trainer.py DroppedFaceCounter); 0: none. The per-image
+    # lines of the mapper are DEBUG: log.txt only, never the console.
+    _C.TRAINER.DROPPED_FACES_LOG_PERIOD = 200
 
     # ---------------------------------------------------------------- evaluation
     _C.TEST.WIDER = CN()

@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import facelib  # noqa: E402,F401  (detectron2._C stand-in before detectron2 imports)
-from detectron2.utils.logger import setup_logger  # noqa: E402
+from facelib.engine.console_logging import setup_facelib_logger  # noqa: E402
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 FACE_COLOR = (0.0, 1.0, 0.0)
@@ -302,7 +302,7 @@ def run_video(args, detector):
 
 def main(in_args=None):
     args = get_parser().parse_args(in_args)
-    setup_logger(name="facelib")
+    setup_facelib_logger()
     if bool(args.input) == bool(args.video_input):
         raise SystemExit("demo.py: give exactly one of --input and --video-input")
     cfg = setup_cfg(args)

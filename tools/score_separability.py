@@ -71,14 +71,14 @@ def collect(cfg, weights, dataset, iou):
 
 def main(argv=None):
     args = get_parser().parse_args(argv)
-    from detectron2.utils.logger import setup_logger
+    from facelib.engine.console_logging import setup_facelib_logger
     from tabulate import tabulate
 
     from facelib.config import finalize_face_cfg, get_face_cfg
     from facelib.data import register_all_facelib_datasets
     from facelib.evaluation.score_separability import binned_separability
 
-    setup_logger(name="facelib")
+    setup_facelib_logger()
     register_all_facelib_datasets()
     cfg = get_face_cfg()
     cfg.merge_from_file(args.config_file)

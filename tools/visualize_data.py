@@ -34,7 +34,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_tra
 from detectron2.data import detection_utils as utils  # noqa: E402
 from detectron2.structures import BoxMode  # noqa: E402
 from detectron2.utils.env import seed_all_rng  # noqa: E402
-from detectron2.utils.logger import setup_logger  # noqa: E402
+from facelib.engine.console_logging import setup_facelib_logger  # noqa: E402
 from detectron2.utils.visualizer import Visualizer  # noqa: E402
 
 from facelib.config import add_facelib_config  # noqa: E402
@@ -140,7 +140,7 @@ def _png_name(output_dir, dic_or_output):
 
 def main(in_args=None):
     args = parse_args(in_args)
-    logger = setup_logger(name="facelib")
+    logger = setup_facelib_logger()
     cfg = setup(args)
     _register(cfg)
     if not cfg.DATASETS.TRAIN:

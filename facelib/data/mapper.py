@@ -14,7 +14,8 @@
 Output: ``image`` (CHW uint8 tensor), ``height`` / ``width`` (original size), ``image_id``,
 ``file_name``, ``instances`` (``gt_boxes``, ``gt_classes``, ``gt_ignore`` bool, ``gt_masked`` bool,
 ``gt_occluded`` bool when every face carries ``occluded``), ``occlusion_mask`` (HxW uint8 tensor,
-when loaded) and ``num_dropped_faces`` (int, this image). In test mode the annotations are dropped
+when loaded), ``num_dropped_faces`` / ``num_annotated_faces`` (int, this image) and
+``dropped_face_reasons`` (``{reason: n}`` of this image's drops). In test mode the annotations are dropped
 unless ``keep_annotations_in_test`` (then ``instances`` is built the same way).
 
 Counting: ``mapper.last_dropped`` (this call, per reason), ``mapper.dropped_counts`` (running
@@ -193,4 +194,6 @@ class FaceDatasetMapper:
                 )
             dataset_dict["instances"] = self._instances(annos, boxes.reshape(-1, 4), keep, image_shape)
             dataset_dict["num_dropped_faces"] = n_drop
+            dataset_dict["num_annotated_faces"] = int(len(keep))
+            dataset_dict["dropped_face_reasons"] = {k: v for k, v in self.last_dropped.items() if v}
         return dataset_dict

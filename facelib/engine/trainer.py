@@ -2,20 +2,20 @@
 import logging
 import os
 import weakref
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 from detectron2.data import build_detection_test_loader, build_detection_train_loader
 from detectron2.engine import DefaultTrainer, default_setup
 from detectron2.evaluation import verify_results
 from detectron2.utils import comm
 from detectron2.utils.events import get_event_storage
-from detectron2.utils.logger import setup_logger
 from detectron2.utils.registry import Registry
 
 from facelib.config import finalize_face_cfg, get_face_cfg
 from facelib.data import register_all_facelib_datasets
 from facelib.data.mapper import FaceDatasetMapper
 from facelib.engine.checkpoint import FaceCheckpointer
+from facelib.engine.console_logging import setup_facelib_logger
 from facelib.engine.grad_norm import GradientNormHook
 from facelib.engine.optimizer import build_face_optimizer
 from facelib.evaluation.build import build_face_evaluator
@@ -30,11 +30,19 @@ class DroppedFaceCounter:
     """Wraps the training loader and records how many faces the mapper removed from each batch
     (augmentation moved them out of the image or made them smaller than
     ``INPUT.FACE_AUG.MIN_FACE_SIZE``) as the ``data/dropped_faces`` event scalar, so the count
-    shows in the training log and TensorBoard instead of being lost inside the loader workers."""
+    shows in the training log and TensorBoard instead of being lost inside the loader workers.
+    Every ``log_period`` batches (0: never) it logs one INFO summary line: faces dropped in those
+    batches, of how many annotated, per reason, and the running total (the mapper's per-image
+    lines are DEBUG: in ``log.txt`` only)."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, log_period: int = 0):
+        if log_period < 0:
+            raise ValueError(f"log_period must be >= 0, got {log_period}")
         self.loader = loader
+        self.log_period = log_period
         self.total = 0
+        self._window = Counter()
+        self._batches = 0
 
     def __len__(self):
         return len(self.loader)
@@ -43,6 +51,13 @@ class DroppedFaceCounter:
         for batch in self.loader:
             dropped = sum(int(d.get("num_dropped_faces", 0)) for d in batch)
             self.total += dropped
+            self._batches += 1
+            self._window["dropped"] += dropped
+            for d in batch:
+                self._window["faces"] += int(d.get("num_annotated_faces", 0))
+                self._window.update(d.get("dropped_face_reasons", {}))
+            if self.log_period and self._batches % self.log_period == 0:
+                self._log_summary()
             try:
                 storage = get_event_storage()
             except AssertionError:  # iterated outside a training loop
@@ -50,6 +65,15 @@ class DroppedFaceCounter:
             if storage is not None:
                 storage.put_scalar("data/dropped_faces", dropped, smoothing_hint=True)
             yield batch
+
+
+    def _log_summary(self):
+        w = self._window
+        reasons = ", ".join(f"{k} {w[k]}" for k in sorted(w) if k not in ("dropped", "faces"))
+        logging.getLogger(__name__).info(
+            "Augmentation dropped %d of %d faces in the last %d batches (%s); %d since the start",
+            w["dropped"], w["faces"], self.log_period, reasons or "no reasons recorded", self.total)
+        self._window = Counter()
 
 
 def _fall_back_to_cpu(cfg):
@@ -76,7 +100,7 @@ def setup_face_cfg(args):
     default_setup(cfg, args)
     # default_setup logs "detectron2" and "fvcore"; facelib's modules and its plugins
     # (facelib.projects.*) log under "facelib": same console and OUTPUT_DIR/log.txt
-    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="facelib", abbrev_name="facelib")
+    setup_facelib_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank())
     return cfg
 
 
@@ -109,7 +133,8 @@ class FaceTrainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        return DroppedFaceCounter(build_detection_train_loader(cfg, mapper=FaceDatasetMapper(cfg, is_train=True)))
+        return DroppedFaceCounter(build_detection_train_loader(cfg, mapper=FaceDatasetMapper(cfg, is_train=True)),
+                                  log_period=cfg.TRAINER.DROPPED_FACES_LOG_PERIOD)
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):

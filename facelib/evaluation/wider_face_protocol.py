@@ -9,7 +9,9 @@ The official kit (``eval_tools``: ``wider_eval.m``, ``read_pred.m``, ``norm_scor
    columns ignored). A missing file, ``n = 0`` or a malformed file (too few lines or values) gives no
    detections. The boxes are sorted by score, descending, with Matlab's *stable* sort (ties keep the
    file order), so an unsorted submission scores the same as a sorted one. (Here blank lines are
-   skipped, and non-finite scores are rejected with ``ValueError`` by :func:`evaluate_wider`.)
+   skipped, and a file with a non-finite value (``nan``, ``inf``) is invalid, reported like any
+   other invalid file; non-finite scores passed to :func:`evaluate_wider` directly are a
+   ``ValueError``.)
 2. **Score normalisation** (``norm_score.m``): one global ``max_score`` / ``min_score`` over every image's
    scores, starting from ``realmin('single')`` / ``realmax('single')``; each score becomes
    ``(s - min) / (max - min)``. Because the initial values are ``single``, Matlab's mixed
@@ -254,7 +256,8 @@ def read_prediction_file(path: str) -> np.ndarray:
 
     Line 1 is the image name (ignored), line 2 the count ``N``, then ``N`` box lines (more lines are
     ignored, as ``read_pred.m`` does; blank lines are skipped). Raises :class:`WiderFormatError` when
-    the count or a box line is missing or has fewer than 5 values.
+    the count or a box line is missing, has fewer than 5 values, or a value that is not finite
+    (``nan`` / ``inf``: the file is invalid, like a non-numeric line).
     """
     with open(path, "r", encoding="utf-8", errors="replace") as f:
         lines = [ln.strip() for ln in f.read().splitlines()]
@@ -274,18 +277,24 @@ def read_prediction_file(path: str) -> np.ndarray:
         # fast path: exactly 5 whitespace-separated numbers per line
         flat = np.array(" ".join(rows).split(), dtype=np.float64)
         if flat.size == 5 * n:
-            return flat.reshape(n, 5)
-        out = np.empty((n, 5), dtype=np.float64)
-        for i, r in enumerate(rows):
-            vals = _parse_numbers(r)
-            if len(vals) < 5:
-                raise WiderFormatError(f"{path}: line {i + 3} has {len(vals)} values, need 5")
-            out[i] = vals[:5]
-        return out
+            out = flat.reshape(n, 5)
+        else:
+            out = np.empty((n, 5), dtype=np.float64)
+            for i, r in enumerate(rows):
+                vals = _parse_numbers(r)
+                if len(vals) < 5:
+                    raise WiderFormatError(f"{path}: line {i + 3} has {len(vals)} values, need 5")
+                out[i] = vals[:5]
     except ValueError as e:
         if isinstance(e, WiderFormatError):
             raise
         raise WiderFormatError(f"{path}: {e}") from e
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():
+        i = int(np.nonzero(bad)[0][0])
+        raise WiderFormatError(f"{path}: line {i + 3} has a non-finite value ({rows[i]!r}); "
+                               f"{int(bad.sum())} such line(s)")
+    return out
 
 
 @dataclass

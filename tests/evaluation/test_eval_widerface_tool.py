@@ -182,3 +182,24 @@ def test_command_line(small, tmp_path):
     for s in W.SETTINGS:
         with open(plots / f"wider_pr_curve_{s}.png", "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("line", ["0 0 10 10 nan", "0 0 10 10 inf", "nan 0 10 10 0.5", "0 0 -inf 10 0.5",
+                                  "0 0 10 10 0.5 nan"])
+def test_non_finite_line_makes_the_file_invalid(small, caplog, capsys, line):
+    """A nan / inf score or coordinate: the file is invalid (counted as no detections, in the one
+    warning), like a non-numeric line; columns after the fifth are ignored as read_pred.m does."""
+    gt_dir, pred_dir, preds = small
+    with open(W.prediction_path(pred_dir, "0--Ev/b"), "w") as f:
+        f.write(f"b.jpg\n1\n{line}\n")
+    if line.endswith("0.5 nan"):
+        assert W.read_prediction_file(W.prediction_path(pred_dir, "0--Ev/b")).tolist() == [[0, 0, 10, 10, 0.5]]
+        return
+    with pytest.raises(W.WiderFormatError, match="line 3 has a non-finite value"):
+        W.read_prediction_file(W.prediction_path(pred_dir, "0--Ev/b"))
+    with caplog.at_level(logging.WARNING):
+        assert eval_widerface.main(["--pred", pred_dir, "--gt", gt_dir]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "invalid format" in warnings[0] and "0--Ev/b" in warnings[0]
+    ap = expected({k: v for k, v in preds.items() if k != "0--Ev/b"}, gt_dir)
+    assert capsys.readouterr().out.strip() == W.format_results_line(ap)
