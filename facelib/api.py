@@ -224,6 +224,7 @@ class FaceDetector:
         cfg.freeze()
         self.cfg = cfg
         self.batch_size = int(batch_size)
+        self.last_skipped: List[dict] = []  # inputs the last detect(on_error="skip") skipped
         self.input_format = cfg.INPUT.FORMAT
 
         dev = torch.device(cfg.MODEL.DEVICE)
@@ -274,20 +275,27 @@ class FaceDetector:
             for s in range(0, len(idxs), batch_size):
                 yield idxs[s:s + batch_size]
 
-    def __call__(self, images, batch_size: Optional[int] = None):
-        return self.detect(images, batch_size=batch_size)
+    def __call__(self, images, batch_size: Optional[int] = None, on_error: str = "raise"):
+        return self.detect(images, batch_size=batch_size, on_error=on_error)
 
     @torch.no_grad()
-    def detect(self, images, batch_size: Optional[int] = None):
+    def detect(self, images, batch_size: Optional[int] = None, on_error: str = "raise"):
         """Detect faces.
 
         Args:
             images: one image (BGR ``H x W x 3`` uint8 array or path) or a list/tuple of them.
             batch_size: override of the constructor's ``batch_size``.
+            on_error: what a bad input (missing or unreadable file, wrong array) does:
+                ``"raise"`` (default): the error, naming the input, before any compute;
+                ``"skip"``: its result is ``None``, one warning is logged, and
+                ``self.last_skipped`` lists ``{"index", "input", "reason"}`` of every skipped input.
 
         Returns:
             a :class:`FaceDetections` for one image, a list of them (input order) for a list.
         """
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        self.last_skipped = []
         single = isinstance(images, (np.ndarray, str, os.PathLike))
         if single:
             images = [images]
@@ -302,19 +310,37 @@ class FaceDetector:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
         # cheap checks of every input first (arrays, paths exist), so a bad one fails before compute
+        bad = set()
         for i, img in enumerate(images):
-            if isinstance(img, (str, os.PathLike)):
-                if not os.path.isfile(os.fspath(img)):
-                    raise FileNotFoundError(f"Image file not found: {os.fspath(img)}")
-            else:
-                check_image(img, name=f"image {i}")
+            try:
+                if isinstance(img, (str, os.PathLike)):
+                    if not os.path.isfile(os.fspath(img)):
+                        raise FileNotFoundError(f"Image file not found: {os.fspath(img)}")
+                else:
+                    check_image(img, name=f"image {i}")
+            except (OSError, TypeError, ValueError) as e:
+                if on_error == "raise":
+                    raise
+                self._skip(i, img, e)
+                bad.add(i)
         results: List[Optional[FaceDetections]] = [None] * len(images)
         # read / resize a chunk at a time (bounded memory for long lists of paths); same-shape
         # images of a chunk share batches
         chunk = bs * self.CHUNK_BATCHES
         for start in range(0, len(images), chunk):
-            ids = list(range(start, min(start + chunk, len(images))))
-            loaded = [self._read(images[i], i) for i in ids]
+            ids = []
+            loaded = []
+            for i in range(start, min(start + chunk, len(images))):
+                if i in bad:
+                    continue
+                try:
+                    loaded.append(self._read(images[i], i))
+                except (OSError, ValueError) as e:  # undecodable / truncated files
+                    if on_error == "raise":
+                        raise
+                    self._skip(i, images[i], e)
+                    continue
+                ids.append(i)
             inputs = [self.preprocess(bgr) for bgr, _ in loaded]
             for idxs in self._batches(inputs, bs):
                 outputs = self.model([inputs[j] for j in idxs])
@@ -323,6 +349,11 @@ class FaceDetector:
                         out, inputs[j]["height"], inputs[j]["width"], loaded[j][1]
                     )
         return results[0] if single else results
+
+    def _skip(self, index, image, error):
+        name = os.fspath(image) if isinstance(image, (str, os.PathLike)) else f"image {index} (array)"
+        logger.warning("FaceDetector: skipped %s: %s", name, error)
+        self.last_skipped.append({"index": index, "input": name, "reason": str(error)})
 
     def _postprocess(self, output: Dict[str, Any], height: int, width: int, file_name) -> FaceDetections:
         inst = output["instances"].to("cpu")

@@ -12,13 +12,18 @@ Examples::
     # a video -> an annotated .mp4 (cv2.VideoWriter, fourcc mp4v)
     python tools/demo.py --config-file cfg.yaml --video-input clip.mp4 --output out/ MODEL.DEVICE cuda
 
+Config overrides are ``KEY VALUE`` pairs at the end (``--opts`` before them is accepted too).
+An ``--input`` file that cannot be read (not an image, truncated) is skipped with one warning line
+naming it and the reason; the others are processed and written, the JSON lists the skipped files,
+and the exit status is 1.
+
 Faces are drawn with detectron2's ``Visualizer`` (a box and ``face 0.97`` per detection); when the
 model predicts occlusion masks (AOFD-style ``pred_occlusion_masks`` per face, or a per-image
 ``occlusion_mask``) they are drawn as translucent overlays.
 
 ``--json`` writes ``{"config_file", "weights", "confidence_threshold", "box_mode": "XYXY_ABS",
 "results": [{"file", "height", "width", "boxes", "scores"[, "occlusion_masks", "occlusion_mask"]},
-...]}`` (``"frame"`` instead of ``"file"`` for a video); masks are COCO RLE (pycocotools,
+...], "skipped": [{"file", "reason"}, ...]}`` (``"frame"`` instead of ``"file"`` for a video); masks are COCO RLE (pycocotools,
 ``counts`` as a string) of the masks binarised at 0.5. The file is ``--json-file FILE`` (which
 implies ``--json``), else ``<output folder>/detections.json`` (or ``<output file stem>.json``;
 ``./detections.json`` without ``--output``).
@@ -36,6 +41,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import facelib  # noqa: E402,F401  (detectron2._C stand-in before detectron2 imports)
+from facelib.engine.cli import add_overrides_argument, parse_args_with_overrides  # noqa: E402
 from facelib.engine.console_logging import setup_facelib_logger  # noqa: E402
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -63,10 +69,13 @@ def get_parser():
                              "<output file stem>.json, or ./detections.json without --output")
     parser.add_argument("--batch-size", type=int, default=4, help="images (frames) per forward pass")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
-    parser.add_argument("--opts", default=[], nargs=argparse.REMAINDER,
-                        help="config options KEY VALUE ... (last argument, as in detectron2's demo), "
-                             "e.g. --opts MODEL.WEIGHTS w.pth MODEL.DEVICE cuda")
+    add_overrides_argument(parser)
     return parser
+
+
+def parse_args(argv=None):
+    """The demo's arguments; config overrides ``KEY VALUE`` at the end (``--opts`` optional)."""
+    return parse_args_with_overrides(get_parser(), argv)
 
 
 def setup_cfg(args):
@@ -184,7 +193,7 @@ def detections_to_json(det, occlusion_threshold: float = 0.5, **extra):
     return rec
 
 
-def write_json(path, args, detector, records):
+def write_json(path, args, detector, records, skipped=()):
     d = os.path.dirname(path)
     if d:
         os.makedirs(d, exist_ok=True)
@@ -195,6 +204,7 @@ def write_json(path, args, detector, records):
         "occlusion_threshold": args.occlusion_threshold,
         "box_mode": "XYXY_ABS",
         "results": records,
+        "skipped": list(skipped),
     }
     with open(path, "w") as f:
         json.dump(payload, f)
@@ -211,10 +221,26 @@ def _progress_bar(enable, **kw):
     return tqdm(**kw)
 
 
-def run_images(args, detector):
+def _load_or_skip(path, skipped):
+    """The image of ``path``, or None after one warning line (and an entry in ``skipped``) when
+    it cannot be read (not an image, truncated, unreadable)."""
+    from facelib.api import load_image
+
+    try:
+        return load_image(path)
+    except (OSError, ValueError) as e:  # FileNotFoundError, PermissionError, decode errors
+        reason = str(e).replace(f"{path}: ", "")
+        logger.warning("Skipped %s: %s", path, reason)
+        skipped.append({"file": path, "reason": reason})
+        return None
+
+
+def run_images(args, detector, skipped=None):
+    """Detect, draw and collect the records of every ``--input`` image; unreadable files are
+    skipped (one warning each) and appended to ``skipped`` as ``{"file", "reason"}``."""
     import cv2
 
-    from facelib.api import load_image
+    skipped = [] if skipped is None else skipped
 
     files, any_folder = expand_inputs(args.input)
     outs = output_paths(files, args.output) if args.output else [None] * len(files)
@@ -227,10 +253,13 @@ def run_images(args, detector):
     bar = _progress_bar(show_bar, total=len(files), desc="images", unit="img")
     for chunk in chunks:
         t0 = time.perf_counter()
-        images = [load_image(files[i]) for i in chunk]
-        dets = detector.detect(images)
-        dt = (time.perf_counter() - t0) / len(chunk)
-        for i, img, det in zip(chunk, images, dets):
+        loaded = [(i, _load_or_skip(files[i], skipped)) for i in chunk]
+        loaded = [(i, img) for i, img in loaded if img is not None]
+        chunk_ok = [i for i, _ in loaded]
+        images = [img for _, img in loaded]
+        dets = detector.detect(images) if images else []
+        dt = (time.perf_counter() - t0) / max(1, len(chunk_ok))
+        for i, img, det in zip(chunk_ok, images, dets):
             if not show_bar:
                 logger.info("%s: %d face(s) in %.3fs", files[i], len(det), dt)
             if outs[i]:
@@ -300,8 +329,10 @@ def run_video(args, detector):
     return records
 
 
-def main(in_args=None):
-    args = get_parser().parse_args(in_args)
+def run(in_args=None):
+    """Run the demo; returns ``(records, skipped)`` (``skipped``: the ``--input`` files that could
+    not be read, ``{"file", "reason"}``; also in the JSON)."""
+    args = parse_args(in_args)
     setup_facelib_logger()
     if bool(args.input) == bool(args.video_input):
         raise SystemExit("demo.py: give exactly one of --input and --video-input")
@@ -310,11 +341,21 @@ def main(in_args=None):
     from facelib.api import FaceDetector
 
     detector = FaceDetector(cfg, confidence_threshold=args.confidence_threshold, batch_size=args.batch_size)
-    records = run_video(args, detector) if args.video_input else run_images(args, detector)
+    skipped = []
+    records = run_video(args, detector) if args.video_input else run_images(args, detector, skipped)
     if args.json or args.json_file:
-        write_json(args.json_file or default_json_path(args.output), args, detector, records)
-    return records
+        write_json(args.json_file or default_json_path(args.output), args, detector, records, skipped)
+    if skipped:
+        logger.warning("%d of %d input image(s) skipped (unreadable); the others were processed",
+                       len(skipped), len(skipped) + len(records))
+    return records, skipped
+
+
+def main(in_args=None):
+    """:func:`run`'s records."""
+    return run(in_args)[0]
 
 
 if __name__ == "__main__":
-    main()
+    # exit status 1 when an input was skipped, so scripts notice
+    sys.exit(1 if run()[1] else 0)

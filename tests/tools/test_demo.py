@@ -139,3 +139,72 @@ def test_errors(demo, setup, tmp_path):
         demo.main(_args(setup, "--input", str(tmp_path / "nothing_here*.jpg")))
     assert demo.output_paths(["a/x.jpg", "b/x.jpg"], "o") == [os.path.join("o", "x.jpg"), os.path.join("o", "x_1.jpg")]
     assert demo.default_json_path("o/pic.jpg") == "o/pic.json"
+
+
+def test_unreadable_inputs_are_skipped_and_reported(demo, setup, tmp_path):
+    """Of a folder with a text file named .jpg, a JPEG cut mid-file and two good images: the two
+    are written, each bad file is one warning line and a JSON entry, and the exit status is 1."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for f in setup[2].iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "notes.jpg").write_text("not an image\n")
+    ok, buf = cv2.imencode(".jpg", np.random.RandomState(2).randint(0, 256, (64, 64, 3), dtype=np.uint8))
+    (folder / "cut.jpg").write_bytes(buf.tobytes()[: len(buf) // 2])
+    out = tmp_path / "out"
+    records, skipped = demo.run(_args(setup, "--input", str(folder), "--output", str(out), "--json"))
+    assert [os.path.basename(r["file"]) for r in records] == ["im0.png", "im1.jpg"]
+    assert sorted(os.path.basename(s["file"]) for s in skipped) == ["cut.jpg", "notes.jpg"]
+    assert all(s["reason"] for s in skipped)
+    assert sorted(p.name for p in out.iterdir()) == ["detections.json", "im0.png", "im1.jpg"]
+    data = json.loads((out / "detections.json").read_text())
+    assert len(data["results"]) == 2 and len(data["skipped"]) == 2
+    cfg_path, ckpt, _ = setup
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "demo.py"), "--config-file", cfg_path,
+                           "--input", str(folder), "--no-progress", "MODEL.WEIGHTS", ckpt],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    skipped_lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "Skipped " in ln]
+    assert len(skipped_lines) == 2 and any("notes.jpg" in ln for ln in skipped_lines)
+
+
+def test_overrides_at_the_end_like_train_net(demo, setup):
+    """Positional KEY VALUE pairs after multi-value options, and the --opts alias, parse alike;
+    the docstring's examples parse."""
+    cfg_path, ckpt, images = setup
+    a = demo.parse_args(["--config-file", cfg_path, "--input", "x/", "y.jpg", "MODEL.WEIGHTS", ckpt,
+                         "MODEL.DEVICE", "cpu"])
+    assert a.input == ["x/", "y.jpg"] and a.opts == ["MODEL.WEIGHTS", ckpt, "MODEL.DEVICE", "cpu"]
+    b = demo.parse_args(["--config-file", cfg_path, "--input", "x/", "y.jpg", "--opts", "MODEL.WEIGHTS", ckpt,
+                         "MODEL.DEVICE", "cpu"])
+    assert b.input == a.input and b.opts == a.opts
+    import shlex
+
+    doc = demo.__doc__.split("Examples::", 1)[1].split("\n\n", 2)[1]
+    commands = [c for c in doc.replace("\\\n", " ").splitlines() if c.strip().startswith("python tools/demo.py")]
+    assert len(commands) == 3
+    for c in commands:
+        args = demo.parse_args(shlex.split(c)[2:])
+        assert args.opts and len(args.opts) % 2 == 0
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--config-file", cfg_path, "--input", "x/", "MODEL.WEIGHTS"])  # odd number
+
+
+def test_detector_skip_option(setup, tmp_path):
+    from facelib.api import FaceDetector
+
+    cfg_path, ckpt, images = setup
+    det = FaceDetector(cfg_path, ckpt, device="cpu", confidence_threshold=0.3)
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("no")
+    inputs = [str(images / "im0.png"), str(bad), np.zeros((4, 4), np.uint8), str(images / "im1.jpg")]
+    with pytest.raises(ValueError, match="image 2"):
+        det.detect(inputs)  # default: raise, naming the input
+    res = det.detect(inputs, on_error="skip")
+    assert res[1] is None and res[2] is None and res[0] is not None and res[3] is not None
+    assert [s["index"] for s in sorted(det.last_skipped, key=lambda s: s["index"])] == [1, 2]
+    with pytest.raises(ValueError, match="on_error"):
+        det.detect(inputs, on_error="ignore")
