@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 import facelib  # noqa: E402,F401
+from facelib.engine.cli import add_overrides_argument, parse_args_with_overrides  # noqa: E402
 
 
 def get_parser():
@@ -33,7 +34,7 @@ def get_parser():
     p.add_argument("--dataset", default="facemask_val")
     p.add_argument("--num-images", type=int, default=100)
     p.add_argument("--gradients", action="store_true")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
+    add_overrides_argument(p)
     return p
 
 
@@ -88,7 +89,7 @@ def measure(cfg, weights, records, mapper, gradients):
 
 
 def main(argv=None):
-    args = get_parser().parse_args(argv)
+    args = parse_args_with_overrides(get_parser(), argv)
     from detectron2.data import DatasetCatalog
 
     from facelib.data import register_all_facelib_datasets

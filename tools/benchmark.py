@@ -50,6 +50,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import facelib  # noqa: E402,F401  (detectron2._C stand-in before detectron2 imports)
+from facelib.engine.cli import add_overrides_argument, parse_args_with_overrides  # noqa: E402
 import torch  # noqa: E402
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -82,8 +83,7 @@ def get_parser():
     p.add_argument("--device", default=None, help="shortcut for MODEL.DEVICE (cpu, cuda, cuda:1, ...)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
-    p.add_argument("opts", default=[], nargs=argparse.REMAINDER,
-                   help="config options KEY VALUE ..., e.g. MODEL.DEVICE cuda")
+    add_overrides_argument(p)
     return p
 
 
@@ -313,7 +313,7 @@ def format_report(meta, rows):
 
 def main(in_args=None):
     parser = get_parser()
-    args = parser.parse_args(in_args)
+    args = parse_args_with_overrides(parser, in_args)
     try:
         size = parse_size(args.size)
     except argparse.ArgumentTypeError as e:

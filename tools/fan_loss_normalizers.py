@@ -15,14 +15,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 import facelib  # noqa: E402,F401
+from facelib.engine.cli import add_overrides_argument, parse_args_with_overrides  # noqa: E402
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", required=True)
     p.add_argument("--batches", type=int, default=4)
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
-    args = p.parse_args(argv)
+    add_overrides_argument(p)
+    args = parse_args_with_overrides(p, argv)
 
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model

@@ -17,6 +17,8 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+import facelib  # noqa: E402,F401  (detectron2._C stand-in before detectron2 imports)
+from facelib.engine.cli import add_overrides_argument, parse_args_with_overrides  # noqa: E402
 CONFIG = os.path.join(REPO, "configs", "quickstart_synthetic_mnet.yaml")
 
 
@@ -50,8 +52,8 @@ def main(argv=None):
     parser.add_argument("--min-ap", type=float, default=0.7,
                         help="fail unless the WIDER-protocol hard AP (0..1) on synthetic val reaches this")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted training run")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for training")
-    args = parser.parse_args(argv)
+    add_overrides_argument(parser)
+    args = parse_args_with_overrides(parser, argv)
     out = os.path.abspath(args.output_dir)
     os.makedirs(out, exist_ok=True)
 
@@ -73,7 +75,6 @@ def main(argv=None):
     with open(os.path.join(eval_dir, "wider_face_results.json")) as f:
         results = json.load(f)
 
-    import facelib  # noqa: F401  (detectron2._C stand-in)
     from detectron2.data import DatasetCatalog
 
     from facelib.data import register_all_facelib_datasets

@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import facelib  # noqa: E402,F401
+from facelib.engine.cli import add_overrides_argument, parse_args_with_overrides  # noqa: E402
 
 
 def get_parser():
@@ -33,7 +34,7 @@ def get_parser():
     p.add_argument("--dataset", default=None, help="registered dataset (default: the config's first DATASETS.TEST)")
     p.add_argument("--iou", type=float, default=0.5)
     p.add_argument("--edges", default="0,16,32,64,inf", help="scale-bin edges in px, comma-separated")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
+    add_overrides_argument(p)
     return p
 
 
@@ -70,7 +71,7 @@ def collect(cfg, weights, dataset, iou):
 
 
 def main(argv=None):
-    args = get_parser().parse_args(argv)
+    args = parse_args_with_overrides(get_parser(), argv)
     from facelib.engine.console_logging import setup_facelib_logger
     from tabulate import tabulate
 

@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import facelib  # noqa: E402,F401  (detectron2._C stand-in before detectron2.engine imports)
+from facelib.engine.cli import add_overrides_argument, parse_args_with_overrides  # noqa: E402
 from detectron2.config import get_cfg  # noqa: E402
 from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_train_loader  # noqa: E402
 from detectron2.data import detection_utils as utils  # noqa: E402
@@ -54,9 +55,8 @@ def parse_args(in_args=None):
     parser.add_argument("--num-images", type=int, default=16, help="number of images to draw")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the augmentation")
     parser.add_argument("--no-mask", action="store_true", help="do not load / draw occlusion masks")
-    parser.add_argument("opts", default=None, nargs=argparse.REMAINDER,
-                        help="config options KEY VALUE ..., e.g. DATASETS.TRAIN \"('synthetic_faces_tiny',)\"")
-    return parser.parse_args(in_args)
+    add_overrides_argument(parser)
+    return parse_args_with_overrides(parser, in_args)
 
 
 def setup(args):
