@@ -229,7 +229,9 @@ def _load_or_skip(path, skipped):
     try:
         return load_image(path)
     except (OSError, ValueError) as e:  # FileNotFoundError, PermissionError, decode errors
-        reason = str(e).replace(f"{path}: ", "")
+        cause = e.__cause__ or e
+        reason = ("not an image (PIL cannot identify its format)" if type(cause).__name__ == "UnidentifiedImageError"
+                  else f"{type(cause).__name__}: {cause}")
         logger.warning("Skipped %s: %s", path, reason)
         skipped.append({"file": path, "reason": reason})
         return None

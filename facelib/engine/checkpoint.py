@@ -5,7 +5,10 @@ detectron2 only logs a WARNING when ``MODEL.WEIGHTS`` names do not match the mod
 then starts from a random backbone without saying so: e.g. MobileNet weights converted for the FPN
 backbone (``backbone.bottom_up.stage1...``) given to the plain MobileNet backbone
 (``backbone.stage1...``). Here that case raises, naming both prefixes and the conversion option.
+A ``MODEL.WEIGHTS`` file that does not exist is a ``FileNotFoundError`` saying what it accepts.
 """
+import os
+
 from detectron2.checkpoint import DetectionCheckpointer
 
 __all__ = ["FaceCheckpointer", "BackboneWeightsNotLoaded"]
@@ -21,6 +24,15 @@ def _common_prefix(names, depth=2):
 
 
 class FaceCheckpointer(DetectionCheckpointer):
+    def load(self, path, *args, **kwargs):
+        # fvcore only asserts "Checkpoint ... not found!"; say which key and what it accepts
+        if path and "://" not in path and not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"Checkpoint {path} not found (MODEL.WEIGHTS): give a local .pth / .pkl path, a "
+                "model-zoo name as facelib-zoo://<name> (model_zoo/README.md), or an ImageNet backbone "
+                "converted with tools/convert_weights.py")
+        return super().load(path, *args, **kwargs)
+
     def _load_model(self, checkpoint):
         ckpt_keys = list(checkpoint.get("model", {}).keys())
         incompatible = super()._load_model(checkpoint)

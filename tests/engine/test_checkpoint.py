@@ -30,3 +30,13 @@ def test_backbone_prefix_mismatch_raises_and_match_loads(tmp_path):
     # a checkpoint without any backbone tensor (e.g. a head) is not this error
     head = {k: v for k, v in state.items() if k.startswith("head.")}
     FaceCheckpointer(model).load(_save(tmp_path / "head.pth", head))
+
+
+def test_missing_weights_file_says_which_key(tmp_path):
+    import torch.nn as nn
+
+    from facelib.engine.checkpoint import FaceCheckpointer
+
+    with pytest.raises(FileNotFoundError, match=r"nope\.pth not found \(MODEL.WEIGHTS\).*facelib-zoo://"):
+        FaceCheckpointer(nn.Linear(2, 2)).load(str(tmp_path / "nope.pth"))
+    assert FaceCheckpointer(nn.Linear(2, 2)).load("") == {}  # no weights: from scratch, as detectron2
