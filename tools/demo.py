@@ -15,7 +15,9 @@ Examples::
 Config overrides are ``KEY VALUE`` pairs at the end (``--opts`` before them is accepted too).
 An ``--input`` file that cannot be read (not an image, truncated) is skipped with one warning line
 naming it and the reason; the others are processed and written, the JSON lists the skipped files,
-and the exit status is 1.
+and the exit status is 1. Images larger than ``--max-size`` (2048 px) are detected on and drawn at
+that size (JPEGs decoded at reduced size, never whole: a 12000 x 8000 photo needs ~100 MB, not GBs);
+JSON boxes are in original pixels, occlusion masks at the reduced size (their RLE ``size``).
 
 Faces are drawn with detectron2's ``Visualizer`` (a box and ``face 0.97`` per detection); when the
 model predicts occlusion masks (AOFD-style ``pred_occlusion_masks`` per face, or a per-image
@@ -68,6 +70,10 @@ def get_parser():
                         help="JSON file of --json (implies --json); default <output folder>/detections.json, "
                              "<output file stem>.json, or ./detections.json without --output")
     parser.add_argument("--batch-size", type=int, default=4, help="images (frames) per forward pass")
+    parser.add_argument("--max-size", type=int, default=2048,
+                        help="longest side (px) of the copy of each input image the demo detects on and draws "
+                             "(larger JPEGs are decoded at 1/2..1/8 size, then resized; boxes in the JSON stay "
+                             "in original pixels); 0: full resolution")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     add_overrides_argument(parser)
     return parser
@@ -176,12 +182,17 @@ def mask_to_rle(mask):
     return rle
 
 
-def detections_to_json(det, occlusion_threshold: float = 0.5, **extra):
+def detections_to_json(det, occlusion_threshold: float = 0.5, original_size=None, **extra):
+    """One JSON record; ``original_size`` ``(height, width)``: the file's size when ``det`` is of a
+    reduced copy (boxes are scaled to it; masks stay at the copy's size, their RLE ``size``)."""
     rec = dict(extra)
+    h, w = (int(v) for v in (original_size or det.image_size))
+    sy, sx = h / det.image_size[0], w / det.image_size[1]
+    boxes = np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4) * np.array([sx, sy, sx, sy])
     rec.update({
-        "height": int(det.image_size[0]),
-        "width": int(det.image_size[1]),
-        "boxes": [[round(float(v), 2) for v in b] for b in det.boxes],
+        "height": h,
+        "width": w,
+        "boxes": [[round(float(v), 2) for v in b] for b in boxes],
         "scores": [round(float(s), 5) for s in det.scores],
     })
     masks = det.binary_occlusion_masks(occlusion_threshold)
@@ -221,13 +232,14 @@ def _progress_bar(enable, **kw):
     return tqdm(**kw)
 
 
-def _load_or_skip(path, skipped):
-    """The image of ``path``, or None after one warning line (and an entry in ``skipped``) when
-    it cannot be read (not an image, truncated, unreadable)."""
-    from facelib.api import load_image
+def _load_or_skip(path, skipped, max_size=0):
+    """``(image, original (height, width))`` of ``path`` with the longer side at most ``max_size``
+    (0: full size; :func:`facelib.data.reduced_decode.load_image_at_most`), or None after one
+    warning line (and an entry in ``skipped``) when it cannot be read (not an image, truncated)."""
+    from facelib.data.reduced_decode import load_image_at_most
 
     try:
-        return load_image(path)
+        return load_image_at_most(path, max_size or None)
     except (OSError, ValueError) as e:  # FileNotFoundError, PermissionError, decode errors
         cause = e.__cause__ or e
         reason = ("not an image (PIL cannot identify its format)" if type(cause).__name__ == "UnidentifiedImageError"
@@ -255,13 +267,14 @@ def run_images(args, detector, skipped=None):
     bar = _progress_bar(show_bar, total=len(files), desc="images", unit="img")
     for chunk in chunks:
         t0 = time.perf_counter()
-        loaded = [(i, _load_or_skip(files[i], skipped)) for i in chunk]
-        loaded = [(i, img) for i, img in loaded if img is not None]
+        loaded = [(i, _load_or_skip(files[i], skipped, args.max_size)) for i in chunk]
+        loaded = [(i, r) for i, r in loaded if r is not None]
         chunk_ok = [i for i, _ in loaded]
-        images = [img for _, img in loaded]
+        images = [img for _, (img, _) in loaded]
         dets = detector.detect(images) if images else []
         dt = (time.perf_counter() - t0) / max(1, len(chunk_ok))
-        for i, img, det in zip(chunk_ok, images, dets):
+        origs = [orig for _, (_, orig) in loaded]
+        for i, img, det, orig in zip(chunk_ok, images, dets, origs):
             if not show_bar:
                 logger.info("%s: %d face(s) in %.3fs", files[i], len(det), dt)
             if outs[i]:
@@ -270,7 +283,7 @@ def run_images(args, detector, skipped=None):
                     os.makedirs(out_dir, exist_ok=True)
                 if not cv2.imwrite(outs[i], draw_detections(img, det, args.occlusion_threshold)):
                     raise OSError(f"cv2.imwrite failed for {outs[i]}")
-            records.append(detections_to_json(det, args.occlusion_threshold, file=files[i]))
+            records.append(detections_to_json(det, args.occlusion_threshold, original_size=orig, file=files[i]))
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:
@@ -336,6 +349,8 @@ def run(in_args=None):
     not be read, ``{"file", "reason"}``; also in the JSON)."""
     args = parse_args(in_args)
     setup_facelib_logger()
+    if args.max_size != 0 and args.max_size < 64:
+        raise SystemExit(f"demo.py: --max-size must be 0 (full resolution) or >= 64, got {args.max_size}")
     if bool(args.input) == bool(args.video_input):
         raise SystemExit("demo.py: give exactly one of --input and --video-input")
     cfg = setup_cfg(args)

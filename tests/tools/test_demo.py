@@ -208,3 +208,42 @@ def test_detector_skip_option(setup, tmp_path):
     assert [s["index"] for s in sorted(det.last_skipped, key=lambda s: s["index"])] == [1, 2]
     with pytest.raises(ValueError, match="on_error"):
         det.detect(inputs, on_error="ignore")
+
+
+def _demo_peak_rss_kb(setup, image, out, *extra):
+    import resource  # noqa: F401  (used in the child)
+    import subprocess
+    import sys
+
+    cfg_path, ckpt, _ = setup
+    code = ("import resource, sys, runpy, atexit; sys.argv = ['tools/demo.py'] + sys.argv[1:]; "
+            "atexit.register(lambda: print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)); "
+            "runpy.run_path('tools/demo.py', run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code, "--config-file", cfg_path, "--input", str(image),
+                           "--output", str(out), "--json", "--no-progress", *extra, "MODEL.WEIGHTS", ckpt],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("MAXRSS")]
+    return int(line.split()[1])
+
+
+def test_huge_jpeg_memory_stays_within_its_decoded_size(setup, tmp_path):
+    """A 6000 x 4000 JPEG (72 MB decoded): the demo's peak memory exceeds that of a 640 x 480 run
+    by at most 3 W H bytes + 64 MB (it is decoded at half size and drawn at --max-size 2048; at full
+    resolution the drawing alone took ~1.5 GB more). JSON boxes are in original pixels."""
+    W, H = 6000, 4000
+    y, x = np.mgrid[0:H, 0:W]
+    big = np.dstack([x * 255 // W, y * 255 // H, (x + y) % 256]).astype(np.uint8)
+    del x, y
+    cv2.imwrite(str(tmp_path / "big.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    del big
+    cv2.imwrite(str(tmp_path / "small.jpg"), np.full((480, 640, 3), 100, np.uint8))
+    small_kb = _demo_peak_rss_kb(setup, tmp_path / "small.jpg", tmp_path / "o_small")
+    big_kb = _demo_peak_rss_kb(setup, tmp_path / "big.jpg", tmp_path / "o_big")
+    assert (big_kb - small_kb) * 1024 <= 3 * W * H + 64 * 2 ** 20, (small_kb, big_kb)
+    drawn = cv2.imread(str(tmp_path / "o_big" / "big.jpg"))
+    assert drawn.shape == (1365, 2048, 3)
+    rec = json.loads((tmp_path / "o_big" / "detections.json").read_text())["results"][0]
+    assert (rec["height"], rec["width"]) == (H, W)
+    assert rec["boxes"] and all(0 <= b[0] <= b[2] <= W and 0 <= b[1] <= b[3] <= H for b in rec["boxes"])
+    assert max(b[2] for b in rec["boxes"]) > 2048  # scaled back, not the drawn copy's pixels
