@@ -249,14 +249,38 @@ class FaceDetector:
         self._aug_list = T.AugmentationList(self.augmentations)
 
     # ------------------------------------------------------------------ preprocessing
-    def _read(self, image: ImageLike, index: int):
-        if isinstance(image, (str, os.PathLike)):
-            return load_image(image), os.fspath(image)
-        return check_image(image, name=f"image {index}"), None
+    def _decode_max_side(self) -> Optional[int]:
+        """Longest side the test resize can produce (``resize_shortest_edge``: MAX_SIZE_TEST,
+        ``resize_square``: its SIZE); None when it keeps the original size or is unknown."""
+        kind = self.cfg.INPUT.FACE_AUG.TEST if "FACE_AUG" in self.cfg.INPUT else "resize_shortest_edge"
+        if kind == "resize_shortest_edge" and self.cfg.INPUT.MAX_SIZE_TEST > 0:
+            return int(self.cfg.INPUT.MAX_SIZE_TEST)
+        if kind == "resize_square":
+            return int(self.cfg.INPUT.FACE_AUG.RESIZE_SQUARE.SIZE)
+        return None
 
-    def preprocess(self, bgr: np.ndarray) -> Dict[str, Any]:
-        """One model input dict: ``{"image": C x H' x W' tensor (resized), "height", "width"}``."""
-        height, width = bgr.shape[:2]
+    def _read(self, image: ImageLike, index: int):
+        """``(bgr, file name, original (height, width))``. Paths to images larger than the test
+        resize's output are decoded at reduced size (:mod:`facelib.data.reduced_decode`: JPEGs
+        never whole); boxes still come back in original pixels."""
+        if isinstance(image, (str, os.PathLike)):
+            from facelib.data.reduced_decode import load_image_at_most
+
+            max_side = self._decode_max_side()
+            if max_side is None:
+                bgr = load_image(image)
+                return bgr, os.fspath(image), bgr.shape[:2]
+            if not os.path.isfile(os.fspath(image)):
+                raise FileNotFoundError(f"Image file not found: {os.fspath(image)}")
+            bgr, orig = load_image_at_most(os.fspath(image), max_side)
+            return bgr, os.fspath(image), orig
+        bgr = check_image(image, name=f"image {index}")
+        return bgr, None, bgr.shape[:2]
+
+    def preprocess(self, bgr: np.ndarray, original_size=None) -> Dict[str, Any]:
+        """One model input dict: ``{"image": C x H' x W' tensor (resized), "height", "width"}``;
+        ``original_size``: the ``(height, width)`` the outputs are scaled to (default: ``bgr``'s)."""
+        height, width = original_size if original_size is not None else bgr.shape[:2]
         image = _to_model_format(bgr, self.input_format)
         if self.augmentations:
             aug_input = T.AugInput(image)
@@ -341,7 +365,7 @@ class FaceDetector:
                     self._skip(i, images[i], e)
                     continue
                 ids.append(i)
-            inputs = [self.preprocess(bgr) for bgr, _ in loaded]
+            inputs = [self.preprocess(bgr, orig) for bgr, _, orig in loaded]
             for idxs in self._batches(inputs, bs):
                 outputs = self.model([inputs[j] for j in idxs])
                 for j, out in zip(idxs, outputs):

@@ -211,3 +211,27 @@ def test_bad_construction(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             FaceDetector(tiny_cfg(), device="cuda")
+
+
+def test_large_jpeg_path_decoded_reduced_boxes_in_original_pixels(detector, tmp_path):
+    """A path to a JPEG much larger than the test size is decoded at reduced size; the result is
+    in original pixels and close to detecting on the same picture given at the model's size."""
+    import cv2
+
+    y, x = np.mgrid[0:1024, 0:1536]
+    big = np.dstack([x * 255 // 1536, y * 255 // 1024, (x // 64 % 2) * 200]).astype(np.uint8)
+    path = tmp_path / "big.jpg"
+    cv2.imwrite(str(path), big, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert detector._decode_max_side() == detector.cfg.INPUT.MAX_SIZE_TEST < 1536 // 2
+    det = detector.detect(str(path))
+    _check(det, 1024, 1536)
+    assert det.file_name == str(path)
+    # what the model sees: the same size as from the full decode, nearly the same pixels
+    bgr, _, orig = detector._read(str(path), 0)
+    assert orig == (1024, 1536) and max(bgr.shape[:2]) <= detector.cfg.INPUT.MAX_SIZE_TEST
+    reduced = detector.preprocess(bgr, orig)
+    full = detector.preprocess(cv2.imread(str(path)))
+    assert reduced["image"].shape == full["image"].shape
+    assert (reduced["height"], reduced["width"]) == (full["height"], full["width"]) == (1024, 1536)
+    # (bilinear 8x down from the full decode aliases the stripes; the box filter averages them)
+    assert (reduced["image"].float() - full["image"].float()).abs().mean() < 6.0
