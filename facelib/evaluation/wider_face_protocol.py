@@ -70,6 +70,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from facelib.utils.progress import logged_progress
+
 from .voc_ap import voc_ap
 
 __all__ = [
@@ -555,7 +557,8 @@ def evaluate_wider(
     face_offsets = np.zeros(len(gt.image_ids) + 1, dtype=np.int64)
     face_offsets[1:] = np.cumsum([len(b) for b in gt.boxes])
     matches, tidx = [], []
-    for i, (b, p, s) in enumerate(zip(gt.boxes, preds, norm)):
+    for i, (b, p, s) in enumerate(logged_progress(zip(gt.boxes, preds, norm), total=len(gt.boxes),
+                                                  desc="WIDER FACE evaluation", logger=logger, unit="images")):
         if len(b) == 0 or len(p) == 0:  # evaluation.m skips the image (faces still counted)
             continue
         m = match_image(b, p, iou_mode, iou_threshold)

@@ -48,6 +48,7 @@ import cv2
 import numpy as np
 
 from facelib.paths import cache_root
+from facelib.utils.progress import logged_progress
 
 from . import synthetic_render as R
 from .common import drop_degenerate_boxes, make_face_annotation
@@ -328,6 +329,8 @@ def materialize_synthetic(split_dir: Optional[str] = None, seed: int = 0, num_im
         os.makedirs(os.path.join(tmp, "images"))
         os.makedirs(os.path.join(tmp, "masks"))
         jobs = [(int(seed), i, params, tmp) for i in range(num_images)]
+        desc = f"Rendering the synthetic split {os.path.basename(split_dir)} (first use; cached in {parent})"
+        logger.info("%s: %d images", desc, num_images)
         if num_workers is None:
             num_workers = min(os.cpu_count() or 1, 8) if num_images >= 16 else 0
         if num_workers > 1:
@@ -338,11 +341,14 @@ def materialize_synthetic(split_dir: Optional[str] = None, seed: int = 0, num_im
             cv2.setNumThreads(1)
             try:
                 with ProcessPoolExecutor(num_workers, mp_context=mp.get_context(method)) as ex:
-                    records = list(ex.map(_render_and_write, jobs, chunksize=max(1, num_images // (8 * num_workers))))
+                    records = list(logged_progress(
+                        ex.map(_render_and_write, jobs, chunksize=max(1, num_images // (8 * num_workers))),
+                        total=num_images, desc=desc, logger=logger, unit="images"))
             finally:
                 cv2.setNumThreads(old_threads)
         else:
-            records = [_render_and_write(j) for j in jobs]
+            records = list(logged_progress(map(_render_and_write, jobs), total=num_images, desc=desc,
+                                           logger=logger, unit="images"))
         info = {"format_version": FORMAT_VERSION, "key": key, "seed": int(seed), "num_images": int(num_images),
                 "params": params.to_json(), "images": records}
         lines = [f"# facelib synthetic faces (facelib.data.datasets.synthetic): format_version={FORMAT_VERSION} "
