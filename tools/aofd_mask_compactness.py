@@ -38,6 +38,10 @@ def get_parser():
     return p
 
 
+def parse_args(argv=None):
+    return parse_args_with_overrides(get_parser(), argv)
+
+
 def _rois(model, records, mapper):
     """Pooled face RoIs (N, C, 7, 7) of the records (every face box as a RoI)."""
     pooled = []
@@ -89,7 +93,7 @@ def measure(cfg, weights, records, mapper, gradients):
 
 
 def main(argv=None):
-    args = parse_args_with_overrides(get_parser(), argv)
+    args = parse_args(argv)
     from detectron2.data import DatasetCatalog
 
     from facelib.data import register_all_facelib_datasets

@@ -311,17 +311,25 @@ def format_report(meta, rows):
     return "\n".join(lines) + "\n\n" + table
 
 
-def main(in_args=None):
+def parse_args(argv=None):
+    """The tool's arguments (config overrides in ``opts``), checked: ``--size`` WxH, ``--batch-sizes``
+    >= 1, ``--train-data loader`` with ``--dataset``; a bad one exits through ``parser.error``."""
     parser = get_parser()
-    args = parse_args_with_overrides(parser, in_args)
+    args = parse_args_with_overrides(parser, argv)
     try:
-        size = parse_size(args.size)
+        parse_size(args.size)
     except argparse.ArgumentTypeError as e:
         parser.error(str(e))
     if any(b < 1 for b in args.batch_sizes):
         parser.error("--batch-sizes must be >= 1")
     if args.train_data == "loader" and not args.dataset:
         parser.error("--train-data loader needs --dataset")
+    return args
+
+
+def main(in_args=None):
+    args = parse_args(in_args)
+    size = parse_size(args.size)
     if args.threads:
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)

@@ -52,6 +52,10 @@ def get_parser():
     return p
 
 
+def parse_args(argv=None):
+    return get_parser().parse_args(argv)
+
+
 # ------------------------------------------------------------------------------ one measurement
 def _load_images(dataset, n, size):
     import cv2
@@ -207,7 +211,7 @@ def format_compare(res):
 
 
 def main(argv=None):
-    args = get_parser().parse_args(argv)
+    args = parse_args(argv)
     if args.code_root:
         sys.path.insert(0, args.code_root)
         res = measure(args)

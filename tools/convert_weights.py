@@ -2,9 +2,9 @@
 """Convert an ImageNet checkpoint into a detectron2 checkpoint of a facelib backbone.
 
     python tools/convert_weights.py --source torchvision_resnet --input resnet50.pth --output R-50-tv.pth
-    python tools/convert_weights.py --source torchvision_vgg16 --input vgg16.pth --output vgg16-d2.pth \
+    python tools/convert_weights.py --source torchvision_vgg16 --input vgg16.pth --output vgg16-d2.pth \\
         [--vgg-fc-to-box-head]
-    python tools/convert_weights.py --source mobilenet_v1 \
+    python tools/convert_weights.py --source mobilenet_v1 \\
         --input ../shared/weights/mobilenet_v1_0.25_imagenet.pth.tar --output mnet025-d2.pth
 
 The output is ``{"model": {...}, "__author__": ..., "matching_heuristics": False}``; set
@@ -23,7 +23,7 @@ import facelib  # noqa: E402,F401
 from facelib.modeling.weight_conversion import DEFAULT_PREFIX, SOURCES, convert_checkpoint_file  # noqa: E402
 
 
-def main(argv=None):
+def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", required=True, choices=sorted(SOURCES))
     p.add_argument("--input", required=True, help="source checkpoint (state dict, or dict with "
@@ -34,11 +34,21 @@ def main(argv=None):
     p.add_argument("--vgg-fc-to-box-head", action="store_true",
                    help="torchvision_vgg16: keep fc6/fc7 as roi_heads.box_head.fc1/fc2 "
                         "(FastRCNNConvFCHead, NUM_FC 2, FC_DIM 4096, POOLER_RESOLUTION 7)")
+    return p
+
+
+def parse_args(argv=None):
+    p = get_parser()
     args = p.parse_args(argv)
+    if args.vgg_fc_to_box_head and args.source != "torchvision_vgg16":
+        p.error("--vgg-fc-to-box-head only applies to --source torchvision_vgg16")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     kwargs = {}
     if args.vgg_fc_to_box_head:
-        if args.source != "torchvision_vgg16":
-            p.error("--vgg-fc-to-box-head only applies to --source torchvision_vgg16")
         kwargs["box_head_prefix"] = "roi_heads.box_head."
     model = convert_checkpoint_file(args.source, args.input, args.output, args.prefix, **kwargs)
     n = sum(v.numel() for v in model.values())

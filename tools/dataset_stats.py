@@ -49,11 +49,19 @@ def dataset_statistics(dataset_dicts):
     }
 
 
-def main(argv=None):
+def get_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", required=True, help="registered dataset names")
     parser.add_argument("--json", help="also write the statistics to this JSON file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return get_parser().parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
 
     from detectron2.data import DatasetCatalog
     from tabulate import tabulate

@@ -18,12 +18,20 @@ import facelib  # noqa: E402,F401
 from facelib.engine.cli import add_overrides_argument, parse_args_with_overrides  # noqa: E402
 
 
-def main(argv=None):
+def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", required=True)
     p.add_argument("--batches", type=int, default=4)
     add_overrides_argument(p)
-    args = parse_args_with_overrides(p, argv)
+    return p
+
+
+def parse_args(argv=None):
+    return parse_args_with_overrides(get_parser(), argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
 
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model

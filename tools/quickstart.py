@@ -45,7 +45,7 @@ def _run(step, args):
     print(f"=== {step} done in {time.time() - t0:.0f} s", flush=True)
 
 
-def main(argv=None):
+def get_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default=os.path.join("output", "quickstart"))
     parser.add_argument("--config-file", default=CONFIG)
@@ -53,7 +53,15 @@ def main(argv=None):
                         help="fail unless the WIDER-protocol hard AP (0..1) on synthetic val reaches this")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted training run")
     add_overrides_argument(parser)
-    args = parse_args_with_overrides(parser, argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return parse_args_with_overrides(get_parser(), argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     out = os.path.abspath(args.output_dir)
     os.makedirs(out, exist_ok=True)
 

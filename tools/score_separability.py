@@ -38,6 +38,10 @@ def get_parser():
     return p
 
 
+def parse_args(argv=None):
+    return parse_args_with_overrides(get_parser(), argv)
+
+
 def collect(cfg, weights, dataset, iou):
     """(scales, logits, is_face) of every non-ignored detection of ``dataset``."""
     from detectron2.checkpoint import DetectionCheckpointer
@@ -71,7 +75,7 @@ def collect(cfg, weights, dataset, iou):
 
 
 def main(argv=None):
-    args = parse_args_with_overrides(get_parser(), argv)
+    args = parse_args(argv)
     from facelib.engine.console_logging import setup_facelib_logger
     from tabulate import tabulate
 

@@ -2,7 +2,7 @@
 """Train or evaluate any facelib detector (every project package is imported, so any config works).
 
     python tools/train_net.py --config-file configs/retinaface_R18.yaml
-    python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth [--tta]
+    python tools/train_net.py --config-file CFG --eval-only [--tta] MODEL.WEIGHTS model_final.pth
     python tools/train_net.py --config-file CFG --resume          # continue from OUTPUT_DIR/last_checkpoint
 The trainer class is ``TRAINER.NAME`` (``FaceTrainer``; AOFD's configs use ``AOFDTrainer``, which
 runs the staged schedule of ``AOFD_SCHEDULE``). Runs on CPU (MODEL.DEVICE cpu) or GPU; --num-gpus N for several GPUs.
@@ -17,6 +17,7 @@ from detectron2.engine import default_argument_parser, hooks, launch  # noqa: E4
 from detectron2.utils import comm  # noqa: E402
 
 from facelib.engine import FaceCheckpointer, get_trainer_class, setup_face_cfg  # noqa: E402
+from facelib.engine.cli import parse_args_with_overrides  # noqa: E402
 
 
 def main(args):
@@ -47,7 +48,13 @@ def build_parser():
     return parser
 
 
+def parse_args(argv=None):
+    """detectron2's arguments + ``--tta``; config overrides ``KEY VALUE`` at the end (or after
+    ``--opts``) in ``args.opts``."""
+    return parse_args_with_overrides(build_parser(), argv)
+
+
 if __name__ == "__main__":
-    args = build_parser().parse_args()
+    args = parse_args()
     launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
            dist_url=args.dist_url, args=(args,))

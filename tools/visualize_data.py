@@ -46,7 +46,7 @@ IGNORE_COLOR = (0.6, 0.6, 0.6)
 MASK_COLOR = "red"
 
 
-def parse_args(in_args=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Visualize facelib ground truth before/after augmentation")
     parser.add_argument("--source", choices=["annotation", "dataloader"], required=True,
                         help="visualize the annotations or the data loader (with augmentation)")
@@ -56,7 +56,7 @@ def parse_args(in_args=None):
     parser.add_argument("--seed", type=int, default=0, help="random seed of the augmentation")
     parser.add_argument("--no-mask", action="store_true", help="do not load / draw occlusion masks")
     add_overrides_argument(parser)
-    return parse_args_with_overrides(parser, in_args)
+    return parse_args_with_overrides(parser, argv)
 
 
 def setup(args):

@@ -15,12 +15,20 @@ import torch
 MAX_BYTES = 5 * 1024 * 1024
 
 
-def main(argv=None):
+def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="a detectron2 checkpoint (model_final.pth, model_0000999.pth, ...)")
     p.add_argument("output", help="the model-zoo file to write")
     p.add_argument("--max-bytes", type=int, default=MAX_BYTES, help="refuse larger files (default 5 MiB)")
-    args = p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    return get_parser().parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     ckpt = torch.load(args.input, map_location="cpu", weights_only=False)
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         sys.exit(f"{args.input}: not a detectron2 checkpoint (no 'model' entry)")
