@@ -184,6 +184,10 @@ def _write_facelib_defaults(_C):
     # the running total (facelib/engine/trainer.py DroppedFaceCounter); 0: none. The per-image
     # lines of the mapper are DEBUG: log.txt only, never the console.
     _C.TRAINER.DROPPED_FACES_LOG_PERIOD = 200
+    # DistributedDataParallel's find_unused_parameters in multi-process training
+    # (facelib/engine/ddp.py): needed by models whose iterations leave trainable parameters
+    # without gradients (AOFD's staged schedule sets it); costs a graph traversal per iteration.
+    _C.TRAINER.DDP_FIND_UNUSED_PARAMETERS = False
 
     # ---------------------------------------------------------------- evaluation
     _C.TEST.WIDER = CN()

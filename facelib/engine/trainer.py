@@ -5,10 +5,12 @@ import weakref
 from collections import Counter, OrderedDict
 
 from detectron2.data import build_detection_test_loader, build_detection_train_loader
-from detectron2.engine import DefaultTrainer, default_setup
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, default_setup
 from detectron2.evaluation import verify_results
 from detectron2.utils import comm
 from detectron2.utils.events import get_event_storage
+from detectron2.utils.logger import setup_logger
 from detectron2.utils.registry import Registry
 
 from facelib.config import finalize_face_cfg, get_face_cfg
@@ -16,6 +18,7 @@ from facelib.data import register_all_facelib_datasets
 from facelib.data.mapper import FaceDatasetMapper
 from facelib.engine.checkpoint import FaceCheckpointer
 from facelib.engine.console_logging import setup_facelib_logger
+from facelib.engine.ddp import create_face_ddp_model
 from facelib.engine.grad_norm import GradientNormHook
 from facelib.engine.optimizer import build_face_optimizer
 from facelib.evaluation.build import build_face_evaluator
@@ -109,7 +112,24 @@ class FaceTrainer(DefaultTrainer):
     """Training / evaluation loop of every facelib detector (detectron2's ``DefaultTrainer``)."""
 
     def __init__(self, cfg):
-        super().__init__(cfg)
+        # DefaultTrainer.__init__, with facelib's DDP wrapper (CPU processes need device_ids=None;
+        # TRAINER.DDP_FIND_UNUSED_PARAMETERS) in place of detectron2's create_ddp_model
+        TrainerBase.__init__(self)
+        logger = logging.getLogger("detectron2")
+        if not logger.isEnabledFor(logging.INFO):
+            setup_logger()
+        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+        model = self.build_model(cfg)
+        optimizer = self.build_optimizer(cfg, model)
+        data_loader = self.build_train_loader(cfg)
+        model = create_face_ddp_model(model, cfg)
+        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.start_iter = 0
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
         # DefaultTrainer runs its steps in an inner SimpleTrainer that has no hooks of its own, so
         # the inner loop's after_backward() would reach none of the hooks registered here
         # (GradientNormHook needs it): it calls the outer trainer's, which runs every hook.

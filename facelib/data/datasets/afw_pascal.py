@@ -23,16 +23,27 @@ pose, landmarks) has no ignore flags; it is used only when the face-eval file is
 
 ``image_id`` is the image name without extension; ``height``/``width`` come from ``imgsize`` (for
 ``anno2.mat`` from the image headers).
+
+Malformed input: an undecodable (e.g. truncated) ``.mat`` raises
+:class:`~.common.UnreadableAnnotationError`; a non-numeric or non-finite ``imgsize`` / box, a
+non-positive ``imgsize`` and a box entirely outside its image raise an error naming the ``.mat``
+file and the 1-based entry (and object). With ``anno2.mat`` a missing image file is an error naming
+the entry; with the face-eval files the individual image files are not opened (sizes come from
+``imgsize``), so a missing one only surfaces when the image is read. Zero- and negative-size boxes
+are dropped and counted in one WARNING (the kit evaluates raw boxes and keeps going on them).
 """
 import logging
 import os
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 
 from .common import (
+    AnnotationSource,
     DatasetFormatError,
+    UnreadableAnnotationError,
     attach_image_sizes,
+    check_face_boxes,
     check_root,
     drop_degenerate_boxes,
     make_face_annotation,
@@ -64,7 +75,7 @@ def _loadmat(path: str) -> Dict:
     try:
         return scipy.io.loadmat(path)
     except Exception as e:  # scipy raises several types for corrupt files
-        raise OSError(f"Cannot read .mat file '{path}': {e}") from e
+        raise UnreadableAnnotationError(f"cannot read the .mat file: {e}", file=path) from e
 
 
 def _str(cell) -> str:
@@ -80,7 +91,8 @@ def _str(cell) -> str:
 
 def parse_face_eval_mat(path: str) -> List[Dict]:
     """Parse a face-eval ``Annotations`` file into ``[{"imgname", "width", "height", "objects"}]``
-    with ``objects`` an ``(N, 6)`` int array ``x1 y1 x2 y2 col5 ignore``."""
+    with ``objects`` an ``(N, 6)`` float array ``x1 y1 x2 y2 col5 ignore``. Errors name the file and
+    the 1-based entry."""
     mat = _loadmat(path)
     if "Annotations" not in mat:
         raise DatasetFormatError("missing variable 'Annotations' (face-eval layout)", file=path)
@@ -93,13 +105,15 @@ def parse_face_eval_mat(path: str) -> List[Dict]:
     for i, a in enumerate(ann):
         try:
             imgname = _str(a["imgname"])
-            size = np.asarray(a["imgsize"]).ravel()
-            objects = np.asarray(a["objects"])
+            size = np.asarray(a["imgsize"], dtype=np.float64).ravel()
+            objects = np.asarray(a["objects"], dtype=np.float64)
             if objects.size == 0:
                 objects = np.zeros((0, 6))
             if objects.ndim != 2 or objects.shape[1] not in (4, 6) or size.size < 2:
                 raise ValueError(f"objects shape {objects.shape}, imgsize {size.tolist()}")
-        except ValueError as e:
+            if not (np.isfinite(objects).all() and np.isfinite(size[:2]).all() and (size[:2] > 0).all()):
+                raise ValueError(f"non-finite or non-positive value in objects / imgsize {size.tolist()}")
+        except (TypeError, ValueError) as e:
             raise DatasetFormatError(f"entry {i + 1}: {e}", file=path) from e
         if objects.shape[1] == 4:  # the old, flag-less layout: no ignore column
             objects = np.concatenate([objects, np.zeros((objects.shape[0], 2))], axis=1)
@@ -127,6 +141,8 @@ def parse_afw_anno2_mat(path: str) -> List[Dict]:
     for i in range(anno.shape[0]):
         try:
             boxes = [np.asarray(b, dtype=np.float64).reshape(2, 2).ravel() for b in anno[i, 1].ravel()]
+            if not all(np.isfinite(b).all() for b in boxes):
+                raise ValueError("non-finite box value")
             poses = [np.asarray(p).ravel().tolist() for p in anno[i, 2].ravel()] if anno.shape[1] > 2 else []
             lmks = [np.asarray(p).tolist() for p in anno[i, 3].ravel()] if anno.shape[1] > 3 else []
             out.append(
@@ -137,9 +153,21 @@ def parse_afw_anno2_mat(path: str) -> List[Dict]:
                     "landmarks": lmks,
                 }
             )
-        except ValueError as e:
+        except (TypeError, ValueError) as e:
             raise DatasetFormatError(f"entry {i + 1}: {e}", file=path) from e
     return out
+
+
+def _sources(
+    path: str, records: List[Dict], key: str
+) -> Tuple[List[AnnotationSource], List[List[AnnotationSource]]]:
+    """Per record and per object, where it is in the ``.mat`` file ``path`` (1-based entry / object)."""
+    images, faces = [], []
+    for i, r in enumerate(records):
+        where = f"entry {i + 1} ({r['imgname']})"
+        images.append(AnnotationSource(path, item=where))
+        faces.append([AnnotationSource(path, item=f"{where}, object {k + 1}") for k in range(len(r[key]))])
+    return images, faces
 
 
 def _face_eval_dicts(records: List[Dict], images_dir: str) -> List[Dict]:
@@ -183,10 +211,14 @@ def load_afw(dataset_dir: str, dataset_name: str = "afw", require_images: bool =
     old = os.path.join(dataset_dir, "anno2.mat")
     if os.path.isfile(new):
         _require_images(images_dir, dataset_name, AFW_LAYOUT, require_images)
-        dicts = _face_eval_dicts(parse_face_eval_mat(new), images_dir)
+        records = parse_face_eval_mat(new)
+        _, face_sources = _sources(new, records, "objects")
+        dicts = _face_eval_dicts(records, images_dir)
     elif os.path.isfile(old):
         dicts = []
-        for r in parse_afw_anno2_mat(old):
+        records = parse_afw_anno2_mat(old)
+        image_sources, face_sources = _sources(old, records, "boxes")
+        for r in records:
             anns = []
             for k, (x1, y1, x2, y2) in enumerate(r["boxes"]):
                 attrs = {}
@@ -202,12 +234,13 @@ def load_afw(dataset_dir: str, dataset_name: str = "afw", require_images: bool =
                     "annotations": anns,
                 }
             )
-        attach_image_sizes(dicts, images_dir, dataset_name, AFW_LAYOUT, require_images)
+        attach_image_sizes(dicts, images_dir, dataset_name, AFW_LAYOUT, require_images, image_sources)
     else:
         raise FileNotFoundError(
             f"Dataset '{dataset_name}': neither '{new}' nor '{old}' exists. Expected layout:\n{AFW_LAYOUT}"
         )
-    drop_degenerate_boxes(dicts, dataset_name)
+    check_face_boxes(dicts, face_sources)
+    drop_degenerate_boxes(dicts, dataset_name, face_sources)
     logger.info("Loaded %d images of '%s'", len(dicts), dataset_name)
     return dicts
 
@@ -215,7 +248,8 @@ def load_afw(dataset_dir: str, dataset_name: str = "afw", require_images: bool =
 def load_pascal_face(
     dataset_dir: str, dataset_name: str = "pascal_face", require_images: bool = True
 ) -> List[Dict]:
-    """Load PASCAL Face from ``dataset_dir`` (``<root>/pascal_face``), face-eval ``_fixed`` file."""
+    """Load PASCAL Face from ``dataset_dir`` (``<root>/pascal_face``), face-eval ``_fixed`` file.
+    Malformed input: see the module docstring."""
     check_root(dataset_dir, dataset_name, PASCAL_FACE_LAYOUT)
     ann = os.path.join(dataset_dir, "Annotations_Face_PASCALLayout_large_fixed.mat")
     if not os.path.isfile(ann):
@@ -224,7 +258,10 @@ def load_pascal_face(
         )
     images_dir = os.path.join(dataset_dir, "images")
     _require_images(images_dir, dataset_name, PASCAL_FACE_LAYOUT, require_images)
-    dicts = _face_eval_dicts(parse_face_eval_mat(ann), images_dir)
-    drop_degenerate_boxes(dicts, dataset_name)
+    records = parse_face_eval_mat(ann)
+    _, face_sources = _sources(ann, records, "objects")
+    dicts = _face_eval_dicts(records, images_dir)
+    check_face_boxes(dicts, face_sources)
+    drop_degenerate_boxes(dicts, dataset_name, face_sources)
     logger.info("Loaded %d images of '%s'", len(dicts), dataset_name)
     return dicts

@@ -24,18 +24,27 @@ Boxes: VOC corners are 1-based inclusive pixel indices (as in detectron2's ``pas
 so ``bbox = [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]``, clipped to the image size of
 the XML ``size`` element (a few boxes of this set reach ``width + 1``).
 
+Malformed input: an XML that does not parse (e.g. truncated) is an error naming the file and the
+XML line; a missing or non-numeric field, a non-positive ``size`` and a box entirely outside the
+image an error naming the file and the 1-based ``object`` index; a missing image an error naming
+the image and the XML. Zero- and negative-size boxes (``xmax < xmin``) are dropped and counted in
+one WARNING.
+
 Deterministic split by the image number ``N``: ``N % 5 == 4`` is a withheld test split that no
 loader here ever returns (those files are also absent on disk); ``facemask_train`` is
 ``N % 5 in {0, 1, 2}`` and ``facemask_val`` is ``N % 5 == 3``.
 """
 import logging
+import math
 import os
 import re
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional
 
 from .common import (
+    AnnotationSource,
     DatasetFormatError,
+    check_face_boxes,
     check_root,
     clip_xywh,
     drop_degenerate_boxes,
@@ -82,38 +91,49 @@ def facemask_split_of(number: int) -> Optional[str]:
     return None
 
 
-def _text(node, tag: str, path: str) -> str:
+def _text(node, tag: str, path: str, where: str = "") -> str:
     child = node.find(tag)
     if child is None or child.text is None:
-        raise DatasetFormatError(f"missing <{tag}>", file=path)
+        raise DatasetFormatError(f"{where}missing <{tag}>", file=path)
     return child.text.strip()
+
+
+def _number(node, tag: str, path: str, where: str, convert=float):
+    text = _text(node, tag, path, where)
+    try:
+        value = convert(text)
+    except ValueError:
+        kind = "an integer" if convert is int else "a number"
+        raise DatasetFormatError(f"{where}<{tag}> is not {kind}: {text!r}", file=path) from None
+    if not math.isfinite(value):
+        raise DatasetFormatError(f"{where}<{tag}> is not finite: {text!r}", file=path)
+    return value
 
 
 def parse_facemask_xml(path: str) -> Dict:
     """Parse one VOC XML into ``{"height", "width", "objects": [(name, xmin, ymin, xmax, ymax)]}``.
-    Raises :class:`DatasetFormatError` naming the file (and the XML line when ElementTree gives it)."""
+    Raises :class:`DatasetFormatError` naming the file and the XML line (unparsable XML) or the
+    1-based object index (missing / non-numeric fields)."""
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
         raise DatasetFormatError(f"invalid XML: {e}", file=path, line=e.position[0]) from e
     except OSError as e:
         raise OSError(f"Cannot read annotation file '{path}': {e}") from e
-    try:
-        width = int(_text(root, "size/width", path))
-        height = int(_text(root, "size/height", path))
-        objects = []
-        for obj in root.findall("object"):
-            name = _text(obj, "name", path)
-            if name not in FACEMASK_CLASSES:
-                raise DatasetFormatError(
-                    f"unknown class {name!r} (known: {sorted(FACEMASK_CLASSES)})", file=path
-                )
-            coords = [float(_text(obj, f"bndbox/{k}", path)) for k in ("xmin", "ymin", "xmax", "ymax")]
-            objects.append((name, *coords))
-    except ValueError as e:
-        if isinstance(e, DatasetFormatError):
-            raise
-        raise DatasetFormatError(f"non-numeric size or box value: {e}", file=path) from e
+    width = _number(root, "size/width", path, "", int)
+    height = _number(root, "size/height", path, "", int)
+    if width <= 0 or height <= 0:
+        raise DatasetFormatError(f"<size> must be positive, got {width}x{height}", file=path)
+    objects = []
+    for k, obj in enumerate(root.findall("object"), start=1):
+        where = f"object {k}: "
+        name = _text(obj, "name", path, where)
+        if name not in FACEMASK_CLASSES:
+            raise DatasetFormatError(
+                f"{where}unknown class {name!r} (known: {sorted(FACEMASK_CLASSES)})", file=path
+            )
+        coords = [_number(obj, f"bndbox/{c}", path, where) for c in ("xmin", "ymin", "xmax", "ymax")]
+        objects.append((name, *coords))
     return {"height": height, "width": width, "objects": objects}
 
 
@@ -126,7 +146,8 @@ def load_facemask(
     """Load split "train" or "val" of the face-mask set from ``dataset_dir`` (``<root>/facemask``).
 
     Sizes come from the XML ``size`` element (fast); ``verify_image_size=True`` also reads every
-    image header and raises if it disagrees (all 683 files of the shared copy agree).
+    image header and raises if it disagrees (all 683 files of the shared copy agree). Malformed
+    input: see the module docstring.
     """
     if split not in FACEMASK_SPLITS:
         raise ValueError(f"facemask split must be one of {sorted(FACEMASK_SPLITS)}, got {split!r}")
@@ -151,6 +172,7 @@ def load_facemask(
     numbered.sort()
 
     dicts = []
+    face_sources = []
     for number, fname in numbered:
         if facemask_split_of(number) != split:  # also excludes the withheld N % 5 == 4
             continue
@@ -169,13 +191,18 @@ def load_facemask(
                 )
         anns = []
         for label, x0, y0, x1, y1 in rec["objects"]:
-            bbox = clip_xywh([x0 - 1.0, y0 - 1.0, x1 - x0 + 1.0, y1 - y0 + 1.0], h, w)
+            bbox = [x0 - 1.0, y0 - 1.0, x1 - x0 + 1.0, y1 - y0 + 1.0]  # clipped below
             anns.append(
                 make_face_annotation(bbox, masked=FACEMASK_CLASSES[label], attributes={"label": label})
             )
+        face_sources.append([AnnotationSource(xml_path, item=f"object {k + 1}") for k in range(len(anns))])
         dicts.append(
             {"file_name": file_name, "image_id": stem, "height": h, "width": w, "annotations": anns}
         )
-    drop_degenerate_boxes(dicts, name)
+    check_face_boxes(dicts, face_sources)
+    for d in dicts:
+        for a in d["annotations"]:
+            a["bbox"] = clip_xywh(a["bbox"], d["height"], d["width"])
+    drop_degenerate_boxes(dicts, name, face_sources)
     logger.info("Loaded %d images of '%s' from %s", len(dicts), name, ann_dir)
     return dicts

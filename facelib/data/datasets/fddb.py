@@ -22,6 +22,12 @@ half-extents (maximising each coordinate over ``t``)::
 
 clipped to the image when its size is known. ``image_id`` is ``<path>``; ``fold`` is 1..10.
 When ``FDDB-fold-XX.txt`` exists, its image list must equal the ellipse file's (same order).
+
+Malformed input: a truncated file, a non-numeric or non-finite value, an ellipse whose box lies
+entirely outside the image (checked when the images are read, before clipping) and a missing image
+file raise an error naming the ellipse file and line; so does a negative radius (its box would look
+valid). An ellipse with a zero radius (a zero-size box; none in the official folds) is dropped and
+counted in one WARNING.
 """
 import logging
 import math
@@ -29,14 +35,18 @@ import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from .common import (
+    AnnotationSource,
+    CountBlock,
     DatasetFormatError,
     attach_image_sizes,
+    check_face_boxes,
     check_file,
     check_root,
     clip_xywh,
     drop_degenerate_boxes,
     iter_count_blocks,
     make_face_annotation,
+    parse_finite_floats,
     read_annotation_lines,
 )
 
@@ -70,21 +80,34 @@ def ellipse_to_xywh(major: float, minor: float, angle: float, cx: float, cy: flo
 def parse_fddb_ellipse_list(path: str) -> List[Tuple[str, List[Tuple[float, ...]]]]:
     """Parse one ``FDDB-fold-XX-ellipseList.txt`` into ``[(image_path, [(major, minor, angle, cx,
     cy), ...])]``. Raises :class:`DatasetFormatError` (file and 1-based line) on malformed input."""
+    return [(block.header[0], [values for _, values in block.rows]) for block in _parse_blocks(path)]
+
+
+def _parse_ellipse_row(tokens: List[str]) -> Tuple[float, ...]:
+    """``major minor angle cx cy 1`` -> the first five values; the radii must not be negative."""
+    values = tuple(parse_finite_floats(tokens[:5]))
+    if values[0] < 0 or values[1] < 0:
+        raise DatasetFormatError(f"negative ellipse radius in {' '.join(tokens)!r}")
+    return values
+
+
+def _parse_blocks(path: str) -> List[CountBlock]:
     lines = read_annotation_lines(path, "FDDB")
-    blocks = iter_count_blocks(
-        path,
-        lines,
-        row_width=6,
-        row_description="major_axis_radius minor_axis_radius angle center_x center_y 1",
-        row_name="ellipse",
-        parse_row=lambda tokens: tuple(float(t) for t in tokens[:5]),
+    return list(
+        iter_count_blocks(
+            path,
+            lines,
+            row_width=6,
+            row_description="major_axis_radius minor_axis_radius angle center_x center_y 1",
+            row_name="ellipse",
+            parse_row=_parse_ellipse_row,
+        )
     )
-    return [(block.header[0], [values for _, values in block.rows]) for block in blocks]
 
 
-def _read_fold_list(path: str) -> List[str]:
+def _read_fold_list(path: str) -> List[Tuple[int, str]]:
     with open(path, "r") as f:
-        return [line.strip() for line in f if line.strip()]
+        return [(lineno, line.strip()) for lineno, line in enumerate(f, start=1) if line.strip()]
 
 
 def load_fddb(
@@ -97,7 +120,8 @@ def load_fddb(
 
     ``height``/``width`` come from the image headers and boxes are clipped to the image; if
     ``originalPics`` is missing this raises ``FileNotFoundError`` naming the layout, unless
-    ``require_images=False`` (annotations only: no sizes, boxes unclipped).
+    ``require_images=False`` (annotations only: no sizes, boxes unclipped). Malformed input: see
+    the module docstring.
     """
     folds = list(range(1, 11)) if folds is None else [int(f) for f in folds]
     bad = [f for f in folds if not 1 <= f <= 10]
@@ -107,24 +131,34 @@ def load_fddb(
     folds_dir = os.path.join(dataset_dir, "FDDB-folds")
     images_dir = os.path.join(dataset_dir, "originalPics")
     dicts = []
+    image_sources, face_sources = [], []
     for fold in folds:
         ell_path = os.path.join(folds_dir, f"FDDB-fold-{fold:02d}-ellipseList.txt")
         check_file(ell_path, dataset_name, FDDB_LAYOUT)
-        records = parse_fddb_ellipse_list(ell_path)
+        blocks = _parse_blocks(ell_path)
         list_path = os.path.join(folds_dir, f"FDDB-fold-{fold:02d}.txt")
         if os.path.isfile(list_path):
             listed = _read_fold_list(list_path)
-            if listed != [r[0] for r in records]:
+            if [name for _, name in listed] != [b.header[0] for b in blocks]:
+                diff = next(
+                    (k for k, (entry, b) in enumerate(zip(listed, blocks)) if entry[1] != b.header[0]),
+                    min(len(listed), len(blocks)),
+                )
                 raise DatasetFormatError(
                     f"the image list differs from the one of {ell_path} "
-                    f"({len(listed)} vs {len(records)} images)", file=list_path,
+                    f"({len(listed)} vs {len(blocks)} images; first difference at image {diff + 1})",
+                    file=list_path,
+                    line=listed[diff][0] if diff < len(listed) else None,
                 )
-        for img, faces in records:
+        for block in blocks:
+            img = block.header[0]
+            image_sources.append(AnnotationSource(ell_path, block.line))
+            face_sources.append([AnnotationSource(ell_path, lineno) for lineno, _ in block.rows])
             anns = [
                 make_face_annotation(
                     ellipse_to_xywh(*f), attributes=dict(zip(FDDB_ELLIPSE_KEYS, f))
                 )
-                for f in faces
+                for _, f in block.rows
             ]
             dicts.append(
                 {
@@ -134,10 +168,14 @@ def load_fddb(
                     "annotations": anns,
                 }
             )
-    if attach_image_sizes(dicts, images_dir, dataset_name, FDDB_LAYOUT, require_images):
+    has_sizes = attach_image_sizes(
+        dicts, images_dir, dataset_name, FDDB_LAYOUT, require_images, image_sources
+    )
+    check_face_boxes(dicts, face_sources)
+    if has_sizes:
         for d in dicts:
             for a in d["annotations"]:
                 a["bbox"] = clip_xywh(a["bbox"], d["height"], d["width"])
-    drop_degenerate_boxes(dicts, dataset_name)
+    drop_degenerate_boxes(dicts, dataset_name, face_sources)
     logger.info("Loaded %d images of '%s' (folds %s)", len(dicts), dataset_name, folds)
     return dicts

@@ -32,6 +32,12 @@ Every field is kept in ``attributes`` (boxes as in the file, relative; ``occlude
 absolute occluder box). ``masked``: test = ``face_type == 1``; train = True (every MAFA training
 face is annotated as masked, with ``occ_type`` in 1..3). ``ignore = 1`` for ``face_type == 3``.
 ``image_id`` is the image name without extension; sizes come from the image headers.
+
+Malformed input: an undecodable (e.g. truncated) ``.mat`` raises
+:class:`~.common.UnreadableAnnotationError`; a non-numeric or non-finite label, a face box entirely
+outside its image and a missing image file raise an error naming the ``.mat`` file and the 1-based
+entry (and face). Zero- and negative-size face boxes are dropped and counted in one WARNING (the
+``face_type == 3`` "invalid" faces of the test labels include such boxes).
 """
 import logging
 import os
@@ -40,8 +46,11 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .common import (
+    AnnotationSource,
     DatasetFormatError,
+    UnreadableAnnotationError,
     attach_image_sizes,
+    check_face_boxes,
     check_root,
     drop_degenerate_boxes,
     make_face_annotation,
@@ -107,14 +116,15 @@ def _entry_fields(entry) -> Sequence:
 def parse_mafa_mat(path: str, split: str) -> List[Dict]:
     """Parse ``LabelTrainAll.mat`` (``split="train"``) or ``LabelTestAll.mat`` (``"test"``) into
     ``[{"name", "labels"}]`` (``labels`` an ``(N, 21)`` / ``(N, 18)`` float array; train entries also
-    carry ``org_name``). Errors name the file and the 1-based entry."""
+    carry ``org_name``). Errors name the file and the 1-based entry (non-numeric and non-finite
+    labels included)."""
     import scipy.io
 
     spec = _SPLITS[split]
     try:
         mat = scipy.io.loadmat(path)
     except Exception as e:  # scipy raises several types for corrupt files
-        raise OSError(f"Cannot read MAFA .mat file '{path}': {e}") from e
+        raise UnreadableAnnotationError(f"cannot read the MAFA .mat file: {e}", file=path) from e
     var = next((v for v in spec["vars"] if v in mat), None)
     if var is None:
         found = [k for k in mat if not k.startswith("__")]
@@ -137,7 +147,12 @@ def parse_mafa_mat(path: str, split: str) -> List[Dict]:
             name = _str(fields[spec["name_pos"]])
         except ValueError as e:
             raise DatasetFormatError(f"entry {i + 1} of '{var}': image name: {e}", file=path) from e
-        labels = np.asarray(fields[spec["label_pos"]], dtype=np.float64)
+        try:
+            labels = np.asarray(fields[spec["label_pos"]], dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise DatasetFormatError(
+                f"entry {i + 1} of '{var}' ({name}): label is not numeric: {e}", file=path
+            ) from None
         if labels.size == 0:
             labels = labels.reshape(0, spec["columns"])
         if labels.ndim == 1:
@@ -147,6 +162,8 @@ def parse_mafa_mat(path: str, split: str) -> List[Dict]:
                 f"entry {i + 1} of '{var}' ({name}): label has shape {labels.shape}, expected "
                 f"N x {spec['columns']} (MAFA {split} layout)", file=path,
             )
+        if not np.isfinite(labels).all():
+            raise DatasetFormatError(f"entry {i + 1} of '{var}' ({name}): non-finite label value", file=path)
         rec = {"name": name, "labels": labels}
         if split == "train":
             rec["org_name"] = _str(fields[0])
@@ -211,7 +228,8 @@ def load_mafa(
 ) -> List[Dict]:
     """Load MAFA ``split`` ("train" or "test") from ``dataset_dir`` (``<root>/mafa``; layout in the
     module docstring). Without the image folder this raises ``FileNotFoundError`` naming the
-    layout, unless ``require_images=False`` (annotations only, no sizes)."""
+    layout, unless ``require_images=False`` (annotations only, no sizes). Malformed input: see the
+    module docstring."""
     if split not in _SPLITS:
         raise ValueError(f"MAFA split must be 'train' or 'test', got {split!r}")
     name = dataset_name or f"mafa_{split}"
@@ -229,7 +247,13 @@ def load_mafa(
 
     make_ann = _train_annotation if split == "train" else _test_annotation
     dicts = []
-    for rec in parse_mafa_mat(mat_path, split):
+    image_sources, face_sources = [], []
+    for i, rec in enumerate(parse_mafa_mat(mat_path, split)):
+        where = f"entry {i + 1} ({rec['name']})"
+        image_sources.append(AnnotationSource(mat_path, item=where))
+        face_sources.append(
+            [AnnotationSource(mat_path, item=f"{where}, face {k + 1}") for k in range(len(rec["labels"]))]
+        )
         d = {
             "file_name": os.path.join(images_dir, rec["name"]),
             "image_id": os.path.splitext(rec["name"])[0],
@@ -238,7 +262,8 @@ def load_mafa(
         if "org_name" in rec:
             d["org_name"] = rec["org_name"]
         dicts.append(d)
-    drop_degenerate_boxes(dicts, name)
-    attach_image_sizes(dicts, images_dir, name, MAFA_LAYOUT, require_images)
+    attach_image_sizes(dicts, images_dir, name, MAFA_LAYOUT, require_images, image_sources)
+    check_face_boxes(dicts, face_sources)
+    drop_degenerate_boxes(dicts, name, face_sources)
     logger.info("Loaded %d images of '%s' from %s", len(dicts), name, mat_path)
     return dicts

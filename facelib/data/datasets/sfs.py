@@ -18,20 +18,28 @@ Dataset dicts carry ``occlusion_mask_file`` (absolute path of the mask); each fa
 ``occluded`` and ``attributes = {"occluded": 0 or 1}``. ``image_id`` is the image path relative to
 ``split_dir/images`` (or to ``split_dir`` for images elsewhere) without extension;
 ``height``/``width`` come from the image headers.
+
+Malformed input: a truncated ``faces.txt``, a non-numeric or non-finite value, a box entirely
+outside its image and a missing image or mask file raise an error naming ``faces.txt`` and the
+line. Zero- and negative-size boxes are dropped and counted in one WARNING.
 """
 import logging
 import os
 from typing import Dict, List, Optional, Tuple
 
 from .common import (
+    AnnotationSource,
+    CountBlock,
     DatasetFormatError,
+    check_face_boxes,
     check_file,
     check_root,
     drop_degenerate_boxes,
     iter_count_blocks,
     make_face_annotation,
+    parse_finite_floats,
     read_annotation_lines,
-    read_image_size,
+    read_listed_image_size,
 )
 
 logger = logging.getLogger(__name__)
@@ -48,7 +56,7 @@ SfsRecord = Tuple[str, str, List[Tuple[float, float, float, float, int]]]
 
 def _parse_face_row(tokens: List[str]) -> Tuple[float, float, float, float, int]:
     """``x y w h occluded`` -> ``(x, y, w, h, occluded)``; ``occluded`` must be the integer 0 or 1."""
-    x, y, w, h = (float(t) for t in tokens[:4])
+    x, y, w, h = parse_finite_floats(tokens[:4])
     occ = int(tokens[4])
     if occ not in (0, 1):
         raise DatasetFormatError(f"'occluded' must be 0 or 1, got {occ}")
@@ -58,18 +66,25 @@ def _parse_face_row(tokens: List[str]) -> Tuple[float, float, float, float, int]
 def parse_sfs_faces_txt(path: str) -> List[SfsRecord]:
     """Parse ``faces.txt`` into ``[(image_rel, mask_rel, [(x, y, w, h, occluded), ...])]``.
     Raises :class:`DatasetFormatError` (file and 1-based line) on malformed input."""
+    return [
+        (block.header[0], block.header[1], [face for _, face in block.rows]) for block in _parse_blocks(path)
+    ]
+
+
+def _parse_blocks(path: str) -> List[CountBlock]:
     lines = read_annotation_lines(path, "SFS")
-    blocks = iter_count_blocks(
-        path,
-        lines,
-        row_width=5,
-        row_description="x y w h occluded",
-        header_width=2,
-        header_description="'<image path> <mask path>'",
-        parse_row=_parse_face_row,
-        comment_prefix="#",
+    return list(
+        iter_count_blocks(
+            path,
+            lines,
+            row_width=5,
+            row_description="x y w h occluded",
+            header_width=2,
+            header_description="'<image path> <mask path>'",
+            parse_row=_parse_face_row,
+            comment_prefix="#",
+        )
     )
-    return [(block.header[0], block.header[1], [face for _, face in block.rows]) for block in blocks]
 
 
 def _image_id(image_rel: str) -> str:
@@ -82,24 +97,29 @@ def _image_id(image_rel: str) -> str:
 def load_sfs(split_dir: str, dataset_name: Optional[str] = None, check_masks: bool = True) -> List[Dict]:
     """Load an SFS-format split folder (``<root>/sfs/<split>`` or the synthetic cache folder).
     Every image must exist (its header gives ``height``/``width``); with ``check_masks`` every mask
-    file must exist too. Missing files are errors naming the path."""
+    file must exist too. Missing files are errors naming the path and the ``faces.txt`` line; other
+    malformed input: see the module docstring."""
     name = dataset_name or f"sfs_{os.path.basename(os.path.normpath(split_dir))}"
     check_root(split_dir, name, SFS_LAYOUT)
     ann_path = os.path.join(split_dir, "faces.txt")
     check_file(ann_path, name, SFS_LAYOUT)
     dicts = []
-    for image_rel, mask_rel, faces in parse_sfs_faces_txt(ann_path):
+    face_sources = []
+    for block in _parse_blocks(ann_path):
+        image_rel, mask_rel = block.header
+        source = AnnotationSource(ann_path, block.line)
         file_name = os.path.join(split_dir, image_rel)
         mask_file = os.path.join(split_dir, mask_rel)
         if check_masks and not os.path.isfile(mask_file):
             raise FileNotFoundError(
                 f"Dataset '{name}': occlusion mask '{mask_file}' of image '{image_rel}' "
-                f"(listed in '{ann_path}') is missing"
+                f"(listed at {source}) is missing"
             )
-        height, width = read_image_size(file_name)
+        height, width = read_listed_image_size(file_name, name, source)
+        face_sources.append([AnnotationSource(ann_path, lineno) for lineno, _ in block.rows])
         anns = [
             make_face_annotation([x, y, w, h], occluded=bool(occ), attributes={"occluded": occ})
-            for x, y, w, h, occ in faces
+            for _, (x, y, w, h, occ) in block.rows
         ]
         dicts.append(
             {
@@ -111,6 +131,7 @@ def load_sfs(split_dir: str, dataset_name: Optional[str] = None, check_masks: bo
                 "annotations": anns,
             }
         )
-    drop_degenerate_boxes(dicts, name)
+    check_face_boxes(dicts, face_sources)
+    drop_degenerate_boxes(dicts, name, face_sources)
     logger.info("Loaded %d images of '%s' from %s", len(dicts), name, ann_path)
     return dicts

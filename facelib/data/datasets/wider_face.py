@@ -31,6 +31,13 @@ Each face keeps ``attributes = {blur, expression, illumination, invalid, occlusi
 ``ignore = invalid``, ``occluded = occlusion > 0``. ``image_id`` is ``"<event>/<name>"`` (the
 official submission layout). The test split has no ground truth, so its dicts have no
 ``annotations`` key.
+
+Malformed input: a truncated file, a non-numeric or non-finite value, a box entirely outside its
+image (checked when the images are read) and a missing image file raise an error naming the
+annotation file and line (``.mat``: the event / image / face index; an undecodable ``.mat`` raises
+:class:`~.common.UnreadableAnnotationError`). Zero- and negative-size boxes are not errors: the
+official annotations contain them (``w = 0`` / ``h = 0`` faces, most flagged ``invalid``) and the
+official evaluation keeps going on them, so they are dropped and counted in one WARNING.
 """
 import logging
 import os
@@ -39,8 +46,11 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .common import (
+    AnnotationSource,
     DatasetFormatError,
+    UnreadableAnnotationError,
     attach_image_sizes,
+    check_face_boxes,
     check_root,
     drop_degenerate_boxes,
     iter_count_blocks,
@@ -71,12 +81,18 @@ WIDER_FACE_LAYOUT = """\
 
 # One parsed image: (relative path "<event>/<name>.jpg", (N, 10) float array or None for test).
 WiderRecord = Tuple[str, Optional[np.ndarray]]
+# Where a record and each of its faces come from in the annotation file.
+_Sources = Tuple[AnnotationSource, List[AnnotationSource]]
 
 
 def parse_wider_face_txt(path: str) -> List[WiderRecord]:
     """Parse an official ``wider_face_*_bbx_gt.txt`` into ``[(rel_path, faces)]`` where ``faces`` is
     an ``(N, 10)`` array of ``x1 y1 w h blur expression illumination invalid occlusion pose``.
     Raises :class:`DatasetFormatError` (file and 1-based line) on malformed input."""
+    return [rec for rec, _ in _parse_txt(path)]
+
+
+def _parse_txt(path: str) -> List[Tuple[WiderRecord, _Sources]]:
     lines = read_annotation_lines(path, "WIDER FACE")
     blocks = iter_count_blocks(
         path,
@@ -87,15 +103,21 @@ def parse_wider_face_txt(path: str) -> List[WiderRecord]:
         header_check=lambda tokens: "/" in tokens[0],
         zero_count_placeholder=True,
     )
-    return [
-        (block.header[0], np.asarray([values for _, values in block.rows], dtype=np.float64).reshape(-1, 10))
-        for block in blocks
-    ]
+    records = []
+    for block in blocks:
+        faces = np.asarray([values for _, values in block.rows], dtype=np.float64).reshape(-1, 10)
+        face_sources = [AnnotationSource(path, lineno) for lineno, _ in block.rows]
+        records.append(((block.header[0], faces), (AnnotationSource(path, block.line), face_sources)))
+    return records
 
 
 def parse_wider_face_filelist(path: str) -> List[WiderRecord]:
     """Parse ``wider_face_test_filelist.txt`` (one ``<event>/<name>.jpg`` per line)."""
-    records: List[WiderRecord] = []
+    return [rec for rec, _ in _parse_filelist(path)]
+
+
+def _parse_filelist(path: str) -> List[Tuple[WiderRecord, _Sources]]:
+    records: List[Tuple[WiderRecord, _Sources]] = []
     with open(path, "r") as f:
         for lineno, line in enumerate(f, start=1):
             tokens = line.split()
@@ -106,7 +128,7 @@ def parse_wider_face_filelist(path: str) -> List[WiderRecord]:
                     f"expected an image path '<event>/<name>.jpg', got {line.rstrip()!r}",
                     file=path, line=lineno,
                 )
-            records.append((tokens[0], None))
+            records.append(((tokens[0], None), (AnnotationSource(path, lineno), [])))
     return records
 
 
@@ -125,13 +147,18 @@ def _mat_str(cell) -> str:
 def parse_wider_face_mat(path: str) -> List[WiderRecord]:
     """Parse an official ``wider_face_{train,val,test}.mat`` into the same records as
     :func:`parse_wider_face_txt` (``faces`` is ``None`` for the test file, which has no boxes).
-    Errors name the file and the event/image index (``.mat`` has no lines)."""
+    Errors name the file and the event/image index (``.mat`` has no lines); a file scipy cannot
+    decode (e.g. truncated) raises :class:`~.common.UnreadableAnnotationError`."""
+    return [rec for rec, _ in _parse_mat(path)]
+
+
+def _parse_mat(path: str) -> List[Tuple[WiderRecord, _Sources]]:
     import scipy.io
 
     try:
         mat = scipy.io.loadmat(path)
     except Exception as e:  # scipy raises several types for corrupt files
-        raise OSError(f"Cannot read WIDER FACE .mat file '{path}': {e}") from e
+        raise UnreadableAnnotationError(f"cannot read the WIDER FACE .mat file: {e}", file=path) from e
     for key in ("event_list", "file_list"):
         if key not in mat:
             raise DatasetFormatError(f"missing variable '{key}'", file=path)
@@ -148,12 +175,16 @@ def parse_wider_face_mat(path: str) -> List[WiderRecord]:
         raise DatasetFormatError(
             f"event_list has {len(events)} events but file_list has {len(file_lists)}", file=path
         )
-    records: List[WiderRecord] = []
+    records: List[Tuple[WiderRecord, _Sources]] = []
     for e, event_cell in enumerate(events):
         event = _mat_str(event_cell)
         names = [_mat_str(c) for c in file_lists[e].ravel()]
+        where = [f"event {e + 1} ({event}), image {j + 1} ({name})" for j, name in enumerate(names)]
         if not has_boxes:
-            records.extend((f"{event}/{name}.jpg", None) for name in names)
+            records.extend(
+                ((f"{event}/{name}.jpg", None), (AnnotationSource(path, item=w), []))
+                for name, w in zip(names, where)
+            )
             continue
         boxes = mat["face_bbx_list"].ravel()[e].ravel()
         labels = [mat[k].ravel()[e].ravel() for k in label_keys]
@@ -163,7 +194,12 @@ def parse_wider_face_mat(path: str) -> List[WiderRecord]:
                 file=path,
             )
         for j, name in enumerate(names):
-            b = np.asarray(boxes[j], dtype=np.float64)
+            try:
+                b = np.asarray(boxes[j], dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise DatasetFormatError(
+                    f"{where[j]}: face_bbx_list entry is not numeric: {err}", file=path
+                ) from None
             if b.size == 0:
                 b = b.reshape(0, 4)
             if b.ndim != 2 or b.shape[1] != 4:
@@ -173,7 +209,10 @@ def parse_wider_face_mat(path: str) -> List[WiderRecord]:
                 )
             cols = []
             for key, lab in zip(label_keys, labels):
-                v = np.asarray(lab[j], dtype=np.float64).reshape(-1)
+                try:
+                    v = np.asarray(lab[j], dtype=np.float64).reshape(-1)
+                except (TypeError, ValueError) as err:
+                    raise DatasetFormatError(f"{where[j]}: {key} is not numeric: {err}", file=path) from None
                 if v.size != b.shape[0]:
                     raise DatasetFormatError(
                         f"event {e + 1} ({event}), image {j + 1} ({name}): {key} has {v.size} values "
@@ -181,7 +220,11 @@ def parse_wider_face_mat(path: str) -> List[WiderRecord]:
                     )
                 cols.append(v[:, None])
             rows = np.concatenate([b] + cols, axis=1) if b.shape[0] else np.zeros((0, 10))
-            records.append((f"{event}/{name}.jpg", rows))
+            if not np.isfinite(rows).all():
+                raise DatasetFormatError(f"{where[j]}: non-finite box or label value", file=path)
+            source = AnnotationSource(path, item=where[j])
+            face_sources = [source._replace(item=f"{where[j]}, face {k + 1}") for k in range(len(rows))]
+            records.append(((f"{event}/{name}.jpg", rows), (source, face_sources)))
     return records
 
 
@@ -213,7 +256,8 @@ def load_wider_face(
 
     ``height``/``width`` come from the image headers; if ``WIDER_<split>/images`` is missing this
     raises ``FileNotFoundError`` naming the layout, unless ``require_images=False`` (annotations
-    only, no sizes). Degenerate boxes are dropped and counted in a WARNING.
+    only, no sizes). Degenerate boxes are dropped and counted in a WARNING; the other malformed
+    input (module docstring) raises an error naming the annotation file and line.
     """
     if split not in ("train", "val", "test"):
         raise ValueError(f"WIDER FACE split must be 'train', 'val' or 'test', got {split!r}")
@@ -221,15 +265,15 @@ def load_wider_face(
     check_root(dataset_dir, name, WIDER_FACE_LAYOUT)
     ann_file = wider_face_annotation_file(dataset_dir, split)
     if ann_file.endswith(".mat"):
-        records = parse_wider_face_mat(ann_file)
+        records = _parse_mat(ann_file)
     elif split == "test":
-        records = parse_wider_face_filelist(ann_file)
+        records = _parse_filelist(ann_file)
     else:
-        records = parse_wider_face_txt(ann_file)
+        records = _parse_txt(ann_file)
 
     images_dir = os.path.join(dataset_dir, f"WIDER_{split}", "images")
     dicts = []
-    for rel, faces in records:
+    for (rel, faces), _ in records:
         event = rel.split("/")[0]
         stem = rel[: -len(".jpg")] if rel.lower().endswith(".jpg") else os.path.splitext(rel)[0]
         d = {
@@ -252,6 +296,9 @@ def load_wider_face(
             d["annotations"] = anns
         dicts.append(d)
     logger.info("Loaded %d images of '%s' from %s", len(dicts), name, ann_file)
-    drop_degenerate_boxes(dicts, name)
-    attach_image_sizes(dicts, images_dir, name, WIDER_FACE_LAYOUT, require_images)
+    image_sources = [src for _, (src, _) in records]
+    face_sources = [srcs for _, (_, srcs) in records]
+    attach_image_sizes(dicts, images_dir, name, WIDER_FACE_LAYOUT, require_images, image_sources)
+    check_face_boxes(dicts, face_sources)
+    drop_degenerate_boxes(dicts, name, face_sources)
     return dicts
