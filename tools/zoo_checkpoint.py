@@ -4,6 +4,7 @@ no optimizer / scheduler / iteration), and print its size and sha256 for ``facel
 and ``model_zoo/README.md``.
 
     python tools/zoo_checkpoint.py output/rf_all/model_final.pth model_zoo/refineface_mnet025_facemask_3000.pth
+    python tools/zoo_checkpoint.py --half output/aofd/model_final.pth model_zoo/aofd_mnet025_facemask.pth
 """
 import argparse
 import hashlib
@@ -20,6 +21,9 @@ def get_parser():
     p.add_argument("input", help="a detectron2 checkpoint (model_final.pth, model_0000999.pth, ...)")
     p.add_argument("output", help="the model-zoo file to write")
     p.add_argument("--max-bytes", type=int, default=MAX_BYTES, help="refuse larger files (default 5 MiB)")
+    p.add_argument("--half", action="store_true",
+                   help="store floating-point tensors as float16 (half the size; loading casts them back to "
+                        "the model's float32: evaluate the written file, its AP can differ in the last digit)")
     return p
 
 
@@ -32,7 +36,10 @@ def main(argv=None):
     ckpt = torch.load(args.input, map_location="cpu", weights_only=False)
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         sys.exit(f"{args.input}: not a detectron2 checkpoint (no 'model' entry)")
-    torch.save({"model": ckpt["model"]}, args.output)
+    model = ckpt["model"]
+    if args.half:
+        model = {k: (v.half() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in model.items()}
+    torch.save({"model": model}, args.output)
     size = os.path.getsize(args.output)
     if size > args.max_bytes:
         os.remove(args.output)
