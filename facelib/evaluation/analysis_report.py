@@ -58,10 +58,12 @@ def _pct(x) -> str:
     return "-" if x is None or x != x else f"{100 * x:.1f}"
 
 
-def _diff_cell(d) -> str:
+def _diff_cell(d, higher_is_better: bool = True) -> str:
+    """A difference in %, green where it is an improvement, red where it is not."""
     if d is None or d != d:
         return "<td>-</td>"
-    cls = "pos" if d > 0 else "neg" if d < 0 else ""
+    better = d > 0 if higher_is_better else d < 0
+    cls = "" if d == 0 else "pos" if better else "neg"
     return f'<td class="{cls}">{100 * d:+.1f}</td>'
 
 
@@ -163,7 +165,7 @@ def _errors_table(results, diffs):
         row = [k]
         for r in results:
             row += [str(r.errors["counts"][k]), _pct(r.errors["ap_gain"][k])]
-        row += [_diff_cell(d["ap_gain"][k]) for d in diffs]
+        row += [_diff_cell(d["ap_gain"][k], higher_is_better=False) for d in diffs]
         rows.append(row)
     return _table("errors", head, rows)
 

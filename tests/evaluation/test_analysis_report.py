@@ -71,6 +71,11 @@ def test_report_files_tables_and_gallery(hand_case):
     assert sorted(os.path.basename(t) for t in tiles) == ["g0_m1_fp_0.png", "g0_m1_miss_0.png"]
     assert "AP m1" in page and "AP m2" in page and "&Delta; m2" in page
     assert "+" + f"{100 * (1 - (1 / 3 + 2 / 9)):.1f}" in page  # the settings difference, in %
+    # m2 has no background error: its lower AP cost is an improvement (green), its higher AP too
+    errors = page.split('data-report="errors"')[1].split("</table>")[0]
+    bg_row = [r for r in errors.split("<tr>") if r.startswith("<td>background")][0]
+    assert '<td class="pos">-11.1</td>' in bg_row
+    assert '<td class="pos">+44.4</td>' in page.split('data-report="settings"')[1].split("</table>")[0]
     data = json.load(open(out / "report.json"))
     assert [r["label"] for r in data["results"]] == ["m1", "m2"]
     assert data["results"][0] == json.loads(json.dumps(results[0].to_json()))
