@@ -1,7 +1,7 @@
 """Trained facelib checkpoints kept in the repository's ``model_zoo/`` folder, loadable by name.
 
-    MODEL.WEIGHTS facelib-zoo://retinaface_mnet025_facemask_1000it           (any detectron2 checkpointer)
-    get_checkpoint_path("retinaface_mnet025_facemask_1000it")               (a local path)
+    MODEL.WEIGHTS facelib-zoo://retinanet_mnet025_facemask_1000it           (any detectron2 checkpointer)
+    get_checkpoint_path("retinanet_mnet025_facemask_1000it")               (a local path)
 
 Each entry names its file, its sha256 (checked on every resolution: a changed or truncated file
 is an error, not a silently different model) and the config it was trained with;
@@ -9,6 +9,7 @@ is an error, not a silently different model) and the config it was trained with;
 checkout's ``model_zoo/`` or ``$FACELIB_MODEL_ZOO``.
 """
 import hashlib
+import logging
 import os
 from typing import Dict
 
@@ -24,21 +25,28 @@ PREFIX = "facelib-zoo://"
 
 # name -> {"file", "sha256", "config"}
 MODELS: Dict[str, Dict[str, str]] = {
-    "retinaface_mnet025_facemask_1000it": {
-        "file": "retinaface_mnet025_facemask_1000.pth",
+    "retinanet_mnet025_facemask_1000it": {
+        "file": "retinanet_mnet025_facemask_1000.pth",
         "sha256": "cfdcbe099d02b331b12b80859b10d06d072173d3d8b740f1e34b9c31cfd01573",
-        "config": "configs/retinaface_mnet025_facemask.yaml",
+        "config": "configs/retinanet_mnet025_facemask.yaml",
     },
-    "retinaface_mnet025_facemask_3000it": {
-        "file": "retinaface_mnet025_facemask_3000.pth",
+    "retinanet_mnet025_facemask_3000it": {
+        "file": "retinanet_mnet025_facemask_3000.pth",
         "sha256": "e706851bd1f63fed8ad5e425c58e49b8214cd3f9cb8ee6393fdd2fbf5953dd52",
-        "config": "configs/retinaface_mnet025_facemask.yaml",
+        "config": "configs/retinanet_mnet025_facemask.yaml",
     },
     "refineface_mnet025_facemask_3000it": {
         "file": "refineface_mnet025_facemask_3000.pth",
         "sha256": "96da0d8d923f8918693e1327746c2582a656f51b5fecf7da569c6aaca99efb1d",
         "config": "configs/refineface_mnet025_facemask.yaml",
     },
+}
+
+# Earlier names (the configs were called retinaface_*; they are RefineFace's RetinaNet baseline,
+# not the RetinaFace model): still accepted, with a warning.
+RENAMED: Dict[str, str] = {
+    "retinaface_mnet025_facemask_1000it": "retinanet_mnet025_facemask_1000it",
+    "retinaface_mnet025_facemask_3000it": "retinanet_mnet025_facemask_3000it",
 }
 
 
@@ -59,6 +67,9 @@ def get_checkpoint_path(name: str) -> str:
     prefix), after checking its sha256."""
     if name.startswith(PREFIX):
         name = name[len(PREFIX):]
+    if name in RENAMED:
+        logging.getLogger(__name__).warning("model-zoo name %r is now %r", name, RENAMED[name])
+        name = RENAMED[name]
     if name not in MODELS:
         raise KeyError(f"no model-zoo checkpoint {name!r}; known: {', '.join(sorted(MODELS))}")
     entry = MODELS[name]

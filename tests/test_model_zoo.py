@@ -52,3 +52,14 @@ def test_listed_checkpoints_load_into_their_config(name):
     assert set(state) == set(loaded)  # every tensor has its place, none is missing
     for key, value in state.items():  # and is loaded as stored (no heuristic renaming)
         assert torch.equal(loaded[key], value), key
+
+
+def test_earlier_retinaface_names_resolve_with_a_warning(caplog):
+    import logging
+
+    from facelib.model_zoo import RENAMED, get_checkpoint_path
+
+    for old, new in RENAMED.items():
+        with caplog.at_level(logging.WARNING, logger="facelib.model_zoo"):
+            assert get_checkpoint_path("facelib-zoo://" + old) == get_checkpoint_path(new)
+        assert any(f"is now '{new}'" in r.getMessage() for r in caplog.records)

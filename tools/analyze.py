@@ -16,7 +16,7 @@ and prints the AP per setting of each prediction set. The first ``--pred`` is th
 differences. Example, FAN against the baseline on the face-mask val split::
 
     FACELIB_DATASETS=../shared/data python tools/analyze.py --dataset facemask_val \\
-        --pred baseline=output/retinaface_eval --pred FAN=output/fan_eval --output report/
+        --pred baseline=output/retinanet_eval --pred FAN=output/fan_eval --output report/
 """
 import argparse
 import logging

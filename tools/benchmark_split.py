@@ -4,12 +4,12 @@ head's convolutions (decode, score threshold, top-k, NMS, rescale), on real phot
 
     # one checkout (this one), 2 threads, batch 1 and 8, 640x480 face-mask val photos
     FACELIB_DATASETS=../shared/data python tools/benchmark_split.py \\
-        --config-file configs/retinaface_mnet025_facemask.yaml --weights retinaface_mnet025_facemask_3000it \\
+        --config-file configs/retinanet_mnet025_facemask.yaml --weights retinanet_mnet025_facemask_3000it \\
         --threads 2 --batch-sizes 1 8
     # before / after: this checkout and another (e.g. the parent commit in a git worktree),
     # alternated round by round in fresh processes, 1 and 2 threads
     FACELIB_DATASETS=../shared/data python tools/benchmark_split.py --compare ../parent \\
-        --config-file configs/retinaface_mnet025_facemask.yaml --weights retinaface_mnet025_facemask_3000it
+        --config-file configs/retinanet_mnet025_facemask.yaml --weights retinanet_mnet025_facemask_3000it
 
 The split is measured inside one ``model(inputs)`` call with forward hooks on ``model.backbone``
 and ``model.head`` (so it needs nothing but those two attributes and works on any version of the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train or evaluate any facelib detector (every project package is imported, so any config works).
 
-    python tools/train_net.py --config-file configs/retinaface_R18.yaml
+    python tools/train_net.py --config-file configs/retinanet_R18.yaml
     python tools/train_net.py --config-file CFG --eval-only [--tta] MODEL.WEIGHTS model_final.pth
     python tools/train_net.py --config-file CFG --resume          # continue from OUTPUT_DIR/last_checkpoint
 The trainer class is ``TRAINER.NAME`` (``FaceTrainer``; AOFD's configs use ``AOFDTrainer``, which

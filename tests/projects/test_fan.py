@@ -388,7 +388,7 @@ def test_fan_config_merges(path):
     assert cfg.MODEL.FAN.ATTENTION_ON == ("noattn" not in path)
     if "mnet025" in path:  # same model / schedule as the RetinaNet baseline, its anchors kept
         base = get_face_cfg()
-        base.merge_from_file(os.path.join(REPO, "configs", "retinaface_mnet025_facemask.yaml"))
+        base.merge_from_file(os.path.join(REPO, "configs", "retinanet_mnet025_facemask.yaml"))
         assert cfg.MODEL.FAN.ANCHOR_SETTING == ""
         for key in ("MODEL.BACKBONE", "MODEL.ANCHOR_GENERATOR", "MODEL.FPN", "INPUT", "SOLVER", "DATASETS"):
             a, b = cfg, base

@@ -465,7 +465,7 @@ def test_refineface_configs_build(path):
     model = seeded_model(cfg)
     assert model.first_levels and model.fsm is not None
     if "mnet025_facemask" in path:  # the baseline's recipe: same schedule, seed, anchors, levels
-        base = config_from_file(os.path.join("configs", "retinaface_mnet025_facemask.yaml"))
+        base = config_from_file(os.path.join("configs", "retinanet_mnet025_facemask.yaml"))
         for key in ("SOLVER.MAX_ITER", "SOLVER.STEPS", "SOLVER.BASE_LR", "SEED", "MODEL.ANCHOR_GENERATOR.SIZES",
                     "MODEL.RETINANET.IN_FEATURES", "INPUT.FACE_AUG.TRAIN", "MODEL.FPN.TOP_LEVELS_FROM"):
             a, b = cfg, base
