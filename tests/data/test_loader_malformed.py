@@ -469,3 +469,17 @@ def test_sfs_missing_image_or_mask_names_file_and_line(tmp_path, victim):
     with pytest.raises(FileNotFoundError, match=victim.replace(".", r"\.")) as ei:
         load_sfs(d)
     assert f"listed at {ann}:10" in str(ei.value)
+
+
+@pytest.mark.parametrize("load,folder,mat_name", FACE_EVAL)
+def test_face_eval_missing_images_counted_in_one_warning(tmp_path, caplog, load, folder, mat_name):
+    """Face-eval files carry the sizes, so the images are not opened: with an image folder, the
+    listed images absent from it are counted in one WARNING naming the first and its entry."""
+    import logging
+
+    d, ann = _face_eval(tmp_path, folder, mat_name)
+    with caplog.at_level(logging.WARNING):
+        dicts = load(d)
+    msgs = [r.getMessage() for r in caplog.records if "listed images are absent" in r.getMessage()]
+    assert len(msgs) == 1 and f"{len(dicts)} of {len(dicts)} listed images" in msgs[0]
+    assert str(ann) in msgs[0] and "entry 1" in msgs[0]

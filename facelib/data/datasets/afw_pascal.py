@@ -29,7 +29,8 @@ Malformed input: an undecodable (e.g. truncated) ``.mat`` raises
 non-positive ``imgsize`` and a box entirely outside its image raise an error naming the ``.mat``
 file and the 1-based entry (and object). With ``anno2.mat`` a missing image file is an error naming
 the entry; with the face-eval files the individual image files are not opened (sizes come from
-``imgsize``), so a missing one only surfaces when the image is read. Zero- and negative-size boxes
+``imgsize``); when the image folder exists, listed images absent from it are counted in one
+WARNING naming the first and its entry (they fail only when read). Zero- and negative-size boxes
 are dropped and counted in one WARNING (the kit evaluates raw boxes and keeps going on them).
 """
 import logging
@@ -201,6 +202,21 @@ def _require_images(images_dir: str, name: str, layout: str, require_images: boo
         )
 
 
+def _warn_missing_images(dicts, images_dir: str, dataset_name: str, image_sources) -> int:
+    """Face-eval files give the sizes, so the images are not opened; when the image folder exists,
+    count the listed images absent from it in one WARNING naming the first and its entry (they
+    fail when read, e.g. by an evaluation; analysing saved predictions needs no image)."""
+    if not os.path.isdir(images_dir):
+        return 0
+    missing = [i for i, d in enumerate(dicts) if not os.path.isfile(d["file_name"])]
+    if missing:
+        i = missing[0]
+        logger.warning("Dataset '%s': %d of %d listed images are absent from %s, e.g. %s (%s)", dataset_name,
+                       len(missing), len(dicts), images_dir, os.path.basename(dicts[i]["file_name"]),
+                       image_sources[i])
+    return len(missing)
+
+
 def load_afw(dataset_dir: str, dataset_name: str = "afw", require_images: bool = True) -> List[Dict]:
     """Load AFW from ``dataset_dir`` (``<root>/afw``): ``new_annotations_AFW.mat`` when present
     (with ignore flags), else ``anno2.mat``. ``require_images=False`` parses the annotations
@@ -212,8 +228,9 @@ def load_afw(dataset_dir: str, dataset_name: str = "afw", require_images: bool =
     if os.path.isfile(new):
         _require_images(images_dir, dataset_name, AFW_LAYOUT, require_images)
         records = parse_face_eval_mat(new)
-        _, face_sources = _sources(new, records, "objects")
+        image_sources, face_sources = _sources(new, records, "objects")
         dicts = _face_eval_dicts(records, images_dir)
+        _warn_missing_images(dicts, images_dir, dataset_name, image_sources)
     elif os.path.isfile(old):
         dicts = []
         records = parse_afw_anno2_mat(old)
@@ -259,8 +276,9 @@ def load_pascal_face(
     images_dir = os.path.join(dataset_dir, "images")
     _require_images(images_dir, dataset_name, PASCAL_FACE_LAYOUT, require_images)
     records = parse_face_eval_mat(ann)
-    _, face_sources = _sources(ann, records, "objects")
+    image_sources, face_sources = _sources(ann, records, "objects")
     dicts = _face_eval_dicts(records, images_dir)
+    _warn_missing_images(dicts, images_dir, dataset_name, image_sources)
     check_face_boxes(dicts, face_sources)
     drop_degenerate_boxes(dicts, dataset_name, face_sources)
     logger.info("Loaded %d images of '%s'", len(dicts), dataset_name)

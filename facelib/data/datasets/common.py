@@ -26,6 +26,8 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequenc
 
 from detectron2.structures import BoxMode
 
+from facelib.utils.progress import logged_progress
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -250,7 +252,8 @@ def attach_image_sizes(
             "(no 'height'/'width' in the dataset dicts).", dataset_name, images_dir,
         )
         return False
-    for i, d in enumerate(dataset_dicts):
+    for i, d in enumerate(logged_progress(dataset_dicts, desc=f"Reading the image sizes of '{dataset_name}'",
+                                          logger=logger, unit="images")):
         if sources is None:
             d["height"], d["width"] = read_image_size(d["file_name"])
         else:
