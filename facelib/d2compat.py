@@ -11,6 +11,7 @@ convolution, the rotated-box ops and the fast COCOeval (``COCOEvaluator(use_fast
 works). A compiled ``_C`` (detectron2 built from source) is always preferred and left untouched.
 """
 import importlib
+import importlib.abc
 import importlib.machinery
 import sys
 import types
@@ -91,10 +92,10 @@ def has_compiled_ops() -> bool:
     if mod is not None:
         return not getattr(mod, "FACELIB_STANDIN", False)
     try:
-        importlib.import_module("detectron2._C")
+        mod = importlib.import_module("detectron2._C")  # through the import hook: may be the stand-in
     except ImportError:
         return False
-    return True
+    return not getattr(mod, "FACELIB_STANDIN", False)
 
 
 def install() -> bool:
@@ -113,3 +114,72 @@ def install() -> bool:
         detectron2._C = mod
     _register_torch_ops()
     return True
+
+
+# ------------------------------------------------------------------ lazy installation (import hooks)
+class _StandinOrCompiledLoader(importlib.abc.Loader):
+    """Loads the compiled ``detectron2._C`` when one is on detectron2's path and loads; else the
+    stand-in (a ``_C`` that exists but fails to load, e.g. built for another Python, too)."""
+
+    def __init__(self, real_spec):
+        self.real_spec = real_spec
+
+    def create_module(self, spec):
+        if self.real_spec is not None:
+            try:
+                return self.real_spec.loader.create_module(self.real_spec)
+            except ImportError:
+                self.real_spec = None
+        return _make_standin()
+
+    def exec_module(self, module):
+        if getattr(module, "FACELIB_STANDIN", False):
+            _register_torch_ops()
+        else:
+            self.real_spec.loader.exec_module(module)
+
+
+class _PostImportLoader(importlib.abc.Loader):
+    def __init__(self, loader, callback):
+        self.loader, self.callback = loader, callback
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        self.callback()
+
+
+class _Detectron2Hooks(importlib.abc.MetaPathFinder):
+    """``detectron2._C``: compiled or stand-in (above); ``detectron2.utils.file_io``: after it
+    loads, ``post_file_io`` runs (facelib registers its ``facelib-zoo://`` path handler)."""
+
+    def __init__(self, post_file_io):
+        self.post_file_io = post_file_io
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname == "detectron2._C":
+            real = importlib.machinery.PathFinder.find_spec(fullname, path)
+            return importlib.machinery.ModuleSpec(
+                fullname, _StandinOrCompiledLoader(real),
+                origin=real.origin if real is not None else STANDIN_ORIGIN)
+        if fullname == "detectron2.utils.file_io" and self.post_file_io is not None:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _PostImportLoader(spec.loader, self.post_file_io)
+            return spec
+        return None
+
+
+def install_lazy(post_file_io=None) -> None:
+    """Arrange for :func:`install`'s effect without importing detectron2 (or torch) now: an import
+    hook supplies ``detectron2._C`` (compiled when it loads, else the stand-in) when detectron2
+    first imports it, and runs ``post_file_io`` once ``detectron2.utils.file_io`` has loaded. When
+    detectron2 is already imported, installs at once. Idempotent."""
+    if not any(isinstance(f, _Detectron2Hooks) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Detectron2Hooks(post_file_io))
+    if "detectron2" in sys.modules:
+        install()
+    if post_file_io is not None and "detectron2.utils.file_io" in sys.modules:
+        post_file_io()

@@ -57,3 +57,21 @@ def test_slow_coco_eval_works_without_compiled_ops(tmp_path):
     finally:
         DatasetCatalog.remove(name)
         MetadataCatalog.remove(name)
+
+
+def test_import_facelib_is_torch_free_and_hooks_install_on_use():
+    """``import facelib`` and the numpy-only WIDER protocol do not import torch / detectron2; the
+    first detectron2 import then gets the _C stand-in (or the compiled one) and the zoo handler."""
+    import subprocess
+    import sys
+
+    code = ("import sys, facelib, facelib.evaluation.wider_face_protocol, facelib.utils.progress\n"
+            "assert 'torch' not in sys.modules and 'detectron2' not in sys.modules, sorted(sys.modules)\n"
+            "from detectron2.engine import DefaultTrainer\n"
+            "from detectron2.utils.file_io import PathManager\n"
+            "assert 'facelib-zoo://' in PathManager._path_handlers\n"
+            "from detectron2 import _C\n"
+            "print(getattr(_C, 'FACELIB_STANDIN', False) == facelib.USING_D2_STANDIN)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "True"
