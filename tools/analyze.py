@@ -6,8 +6,9 @@
 ``--pred`` (repeatable, ``LABEL=PATH`` to name it; default label: the file's or folder's name):
 a ``face_predictions.json`` (written by ``tools/train_net.py --eval-only TEST.ANALYSIS.ENABLED
 True`` or :func:`facelib.evaluation.prediction_files.write_face_predictions`), a folder holding
-one, or a WIDER FACE submission folder (``<event>/<name>.txt``; an evaluator output folder with
-``submission/`` works too). ``--dataset``: a registered facelib dataset (``$FACELIB_DATASETS`` or
+one, a WIDER FACE submission folder (``<event>/<name>.txt``; an evaluator output folder with
+``submission/`` works too), or the ``OUTPUT_DIR`` of such an evaluation run (its
+``inference/<dataset>/analysis/`` is read). ``--dataset``: a registered facelib dataset (``$FACELIB_DATASETS`` or
 ``--datasets-root`` is the root); its annotations are read, its images only for the gallery
 (absent images are skipped and counted).
 
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
     register_all_facelib_datasets(args.datasets_root or None)
     try:
         gt = load_analysis_ground_truth(args.dataset)
-        sources = [read_predictions(path, list(gt.records)) for _, path in args.pred]
+        sources = [read_predictions(path, list(gt.records), args.dataset) for _, path in args.pred]
     except (KeyError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -8,7 +8,8 @@
 Boxes are absolute pixels of the original image, written with Python's round-trip float
 representation. :func:`read_predictions` accepts that file, a folder holding it, a WIDER FACE
 submission folder (``<event>/<name>.txt``, :func:`~facelib.evaluation.wider_face_protocol.read_submission`)
-or a folder whose ``submission/`` is one (the WIDER evaluator's output folder).
+or a folder whose ``submission/`` is one (the WIDER evaluator's output folder); given the dataset
+name, also a run's ``OUTPUT_DIR`` (``inference/<dataset>/analysis/`` or ``.../submission/``).
 """
 import json
 import logging
@@ -93,11 +94,16 @@ def _read_submission(path: str, image_ids: List[str]) -> PredictionSource:
     return PredictionSource(path, "wider_submission", preds, list(res.missing), invalid)
 
 
-def read_predictions(path: str, image_ids: Iterable[str]) -> PredictionSource:
+def read_predictions(path: str, image_ids: Iterable[str], dataset_name: str = "") -> PredictionSource:
     """The predictions of ``path`` (see the module docstring) for ``image_ids``; missing and
     invalid images are counted in a WARNING, a path that is none of the supported sources is a
-    ``ValueError`` saying what was expected."""
+    ``ValueError`` saying what was expected. With ``dataset_name``, ``path`` may also be a
+    training run's ``OUTPUT_DIR`` (its ``inference/<dataset_name>/analysis/`` or
+    ``inference/<dataset_name>/submission/`` is read)."""
     image_ids = [str(k) for k in image_ids]
+    if dataset_name and os.path.isdir(os.path.join(path, "inference", dataset_name)):
+        run = os.path.join(path, "inference", dataset_name)
+        path = os.path.join(run, "analysis") if os.path.isfile(os.path.join(run, "analysis", PREDICTIONS_FILE)) else run
     if os.path.isfile(path):
         src = _read_json(path, image_ids)
     elif os.path.isdir(path):

@@ -72,7 +72,7 @@ def _load_analyze_tool():
 
 
 def test_evaluator_files_and_analyze_tool_comparison(hand_dataset, capsys):
-    out_dir = hand_dataset / "inference"
+    out_dir = hand_dataset / "run" / "inference" / NAME  # FaceTrainer.build_evaluator's output folder
     ev = OcclusionAnalysisEvaluator(NAME, str(out_dir), label="m1", distributed=False)
     ev.reset()
     # a: hit on the masked face (0.9) and a background box (0.8); b: hit (0.7); a's unmasked face missed
@@ -97,7 +97,8 @@ def test_evaluator_files_and_analyze_tool_comparison(hand_dataset, capsys):
         "b": (np.array([[0, 0, 20, 20]], float), np.array([0.7]))}, NAME)
     tool = _load_analyze_tool()
     report = hand_dataset / "report"
-    assert tool.main(["--dataset", NAME, "--pred", f"base={folder}", "--pred", os.path.dirname(other),
+    # the evaluation run's OUTPUT_DIR is enough: its inference/<dataset>/analysis/ is read
+    assert tool.main(["--dataset", NAME, "--pred", f"base={hand_dataset / 'run'}", "--pred", os.path.dirname(other),
                       "--output", str(report)]) == 0
     printed = capsys.readouterr().out
     assert f"base: all: {ap1:.1f}" in printed and "m2: all: 100.0" in printed
