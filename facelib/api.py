@@ -192,6 +192,11 @@ class FaceDetector:
             keeps the config's thresholds and filters nothing.
         batch_size: images per forward pass (default 8).
         opts: extra ``KEY VALUE`` config overrides.
+        backend: ``"pytorch"`` (default) or ``"onnxruntime"``: the network of ``onnx_path`` (written by
+            ``tools/export_onnx.py`` from the same config) on onnxruntime's CPU provider, numpy
+            post-processing; same inputs and outputs (dense models; no occlusion masks).
+        onnx_path: the exported model, for ``backend="onnxruntime"``.
+        num_threads: onnxruntime's intra-op threads (default: its own choice).
     """
 
     CHUNK_BATCHES = 8  # images read and resized ahead: batch_size x CHUNK_BATCHES
@@ -204,6 +209,9 @@ class FaceDetector:
         confidence_threshold: Optional[float] = 0.5,
         batch_size: int = 8,
         opts: Optional[Sequence[str]] = None,
+        backend: str = "pytorch",
+        onnx_path: Optional[str] = None,
+        num_threads: Optional[int] = None,
     ):
         from facelib.engine.checkpoint import FaceCheckpointer
         from detectron2.modeling import build_model
@@ -212,6 +220,11 @@ class FaceDetector:
             raise ValueError(f"confidence_threshold must be in [0, 1] or None, got {confidence_threshold}")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if backend not in ("pytorch", "onnxruntime"):
+            raise ValueError(f"backend must be 'pytorch' or 'onnxruntime', got {backend!r}")
+        if backend == "onnxruntime" and not onnx_path:
+            raise ValueError("backend='onnxruntime' needs onnx_path (export one with tools/export_onnx.py)")
+        self.backend = backend
         cfg = _load_cfg(config, opts)
         if device is not None:
             cfg.MODEL.DEVICE = str(device)
@@ -233,6 +246,20 @@ class FaceDetector:
                 f"MODEL.DEVICE is {cfg.MODEL.DEVICE!r} but CUDA is not available: pass device='cpu' "
                 "(or MODEL.DEVICE cpu)"
             )
+        self.augmentations = build_test_resize(cfg)
+        self._aug_list = T.AugmentationList(self.augmentations)
+        self.device = torch.device(cfg.MODEL.DEVICE)
+        self._runner = None
+        if backend == "onnxruntime":
+            from facelib.export.onnx_backend import OnnxDenseRunner
+
+            self.model = None
+            self.weights = os.fspath(onnx_path)
+            # the score threshold of this config (where confidence_threshold was written), as
+            # the PyTorch backend builds its model with; the rest as exported
+            self._runner = OnnxDenseRunner(self.weights, num_threads=num_threads,
+                                           score_thresh=cfg.MODEL.RETINANET.SCORE_THRESH_TEST)
+            return
         weights_path = cfg.MODEL.WEIGHTS
         if weights_path and _is_local_path(weights_path) and not os.path.isfile(weights_path):
             raise FileNotFoundError(f"Weights file not found: {weights_path}")
@@ -244,9 +271,6 @@ class FaceDetector:
         else:
             logger.warning("FaceDetector: no weights given (MODEL.WEIGHTS is empty): the model has random weights.")
         self.weights = weights_path or None
-        self.device = torch.device(cfg.MODEL.DEVICE)
-        self.augmentations = build_test_resize(cfg)
-        self._aug_list = T.AugmentationList(self.augmentations)
 
     # ------------------------------------------------------------------ preprocessing
     def _decode_max_side(self) -> Optional[int]:
@@ -366,6 +390,10 @@ class FaceDetector:
                     continue
                 ids.append(i)
             inputs = [self.preprocess(bgr, orig) for bgr, _, orig in loaded]
+            if self._runner is not None:  # onnxruntime: one image per call of the exported graph
+                for j, inp in enumerate(inputs):
+                    results[ids[j]] = self._postprocess_onnx(inp, loaded[j][1])
+                continue
             for idxs in self._batches(inputs, bs):
                 outputs = self.model([inputs[j] for j in idxs])
                 for j, out in zip(idxs, outputs):
@@ -378,6 +406,18 @@ class FaceDetector:
         name = os.fspath(image) if isinstance(image, (str, os.PathLike)) else f"image {index} (array)"
         logger.warning("FaceDetector: skipped %s: %s", name, error)
         self.last_skipped.append({"index": index, "input": name, "reason": str(error)})
+
+    def _postprocess_onnx(self, inp: Dict[str, Any], file_name) -> FaceDetections:
+        height, width = inp["height"], inp["width"]
+        boxes, scores, _ = self._runner.run(inp["image"].numpy(), (height, width))
+        if self.confidence_threshold is not None:
+            keep = scores >= self.confidence_threshold
+            boxes, scores = boxes[keep], scores[keep]
+        boxes = boxes.astype(np.float32).reshape(-1, 4)
+        boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, width)
+        boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, height)
+        return FaceDetections(boxes=boxes, scores=scores.astype(np.float32).reshape(-1),
+                              image_size=(height, width), file_name=file_name)
 
     def _postprocess(self, output: Dict[str, Any], height: int, width: int, file_name) -> FaceDetections:
         inst = output["instances"].to("cpu")

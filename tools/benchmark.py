@@ -32,6 +32,10 @@ percentile of the per-iteration times, and images/s = batch / median (latency ro
 Precision: ``fp32`` always; ``--amp`` adds ``torch.autocast`` rows: float16 on CUDA, **bfloat16**
 on CPU (CPU autocast has no float16 path), labelled ``fp16 autocast`` / ``bf16 autocast (CPU)``.
 
+ONNX (``--onnx FILE``, a ``tools/export_onnx.py`` export of the same config): the same rows with
+onnxruntime's CPU provider for each ``--onnx-threads`` count (precision ``fp32 onnxruntime``); the
+exported graph takes one image per call, the post-processing is numpy.
+
 Weights: random unless ``MODEL.WEIGHTS`` (opts) / ``--weights`` is given, which the header says.
 With random weights the number of candidates above the score threshold (hence NMS and
 post-processing time) is not that of a trained model; ``dets/img`` shows it.
@@ -83,6 +87,10 @@ def get_parser():
     p.add_argument("--device", default=None, help="shortcut for MODEL.DEVICE (cpu, cuda, cuda:1, ...)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--onnx", default=None, metavar="FILE",
+                   help="also time this export (tools/export_onnx.py of the same config) with onnxruntime")
+    p.add_argument("--onnx-threads", type=int, nargs="+", default=[1, 2],
+                   help="onnxruntime intra-op thread counts, one set of rows each")
     add_overrides_argument(p)
     return p
 
@@ -212,6 +220,35 @@ def random_training_batch(batch, size, device, generator, faces_per_image=3):
         inst.gt_classes = torch.zeros(faces_per_image, dtype=torch.int64)
         out.append({"image": img.to(device), "instances": inst, "height": h, "width": w})
     return out
+
+
+def bench_onnxruntime(cfg, onnx_path, size, batch_sizes, threads, warmup, iters, end_to_end):
+    """The rows of :func:`bench_inference` for the exported model on onnxruntime (one image per
+    graph call; numpy post-processing), for each thread count."""
+    from facelib.api import FaceDetector
+    from facelib.export.onnx_backend import OnnxDenseRunner
+
+    w, h = size
+    rows = []
+    for n in threads:
+        runner = OnnxDenseRunner(onnx_path, num_threads=n, score_thresh=cfg.MODEL.RETINANET.SCORE_THRESH_TEST)
+        detector = FaceDetector(cfg, confidence_threshold=None, backend="onnxruntime", onnx_path=onnx_path,
+                                num_threads=n) if end_to_end else None
+        rng = np.random.RandomState(0)
+        for bs in batch_sizes:
+            images = [rng.randint(0, 256, (3, h, w)).astype(np.uint8) for _ in range(bs)]
+            times, out = time_iterations(lambda: [runner.run(im, (h, w)) for im in images], warmup, iters,
+                                         torch.device("cpu"))
+            rows.append(make_row("inference", "fp32 onnxruntime", bs, size, times,
+                                 dets=float(np.mean([len(o[1]) for o in out])),
+                                 notes=f"onnxruntime {n} thread(s), model only, no test resize"))
+            if detector is not None:
+                np_images = [im.transpose(1, 2, 0).copy() for im in images]
+                times, res = time_iterations(lambda: detector.detect(np_images), warmup, iters, torch.device("cpu"))
+                rows.append(make_row("inference e2e", "fp32 onnxruntime", bs, size, times,
+                                     dets=float(np.mean([len(r) for r in res])),
+                                     notes=f"onnxruntime {n} thread(s), FaceDetector.detect"))
+    return rows
 
 
 def bench_training(cfg, size, modes, warmup, iters, batch, loader_iter=None):
@@ -353,6 +390,10 @@ def main(in_args=None):
     }
     rows = bench_inference(detector, size, args.batch_sizes, modes, args.warmup, args.iters, args.end_to_end)
     del detector
+    if args.onnx:
+        rows += bench_onnxruntime(cfg, args.onnx, size, args.batch_sizes, args.onnx_threads, args.warmup,
+                                  args.iters, args.end_to_end)
+        meta["onnx"] = args.onnx
 
     loader_iter = None
     if args.dataset:

@@ -75,6 +75,9 @@ def get_parser():
                              "(larger JPEGs are decoded at 1/2..1/8 size, then resized; boxes in the JSON stay "
                              "in original pixels); 0: full resolution")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    parser.add_argument("--backend", choices=("pytorch", "onnxruntime"), default="pytorch",
+                        help="onnxruntime: run the --onnx file (tools/export_onnx.py) instead of the PyTorch model")
+    parser.add_argument("--onnx", metavar="FILE", help="the exported model, for --backend onnxruntime")
     add_overrides_argument(parser)
     return parser
 
@@ -357,7 +360,10 @@ def run(in_args=None):
 
     from facelib.api import FaceDetector
 
-    detector = FaceDetector(cfg, confidence_threshold=args.confidence_threshold, batch_size=args.batch_size)
+    if args.backend == "onnxruntime" and not args.onnx:
+        raise SystemExit("demo.py: --backend onnxruntime needs --onnx FILE (write one with tools/export_onnx.py)")
+    detector = FaceDetector(cfg, confidence_threshold=args.confidence_threshold, batch_size=args.batch_size,
+                            backend=args.backend, onnx_path=args.onnx)
     skipped = []
     records = run_video(args, detector) if args.video_input else run_images(args, detector, skipped)
     if args.json or args.json_file:

@@ -90,3 +90,23 @@ def test_bad_arguments(bench, cfg_file):
         bench.main(["--config-file", cfg_file, "--size", "640by480"])
     with pytest.raises(SystemExit):
         bench.main(["--config-file", cfg_file, "--train-data", "loader"])
+
+
+def test_onnxruntime_rows(bench, cfg_file, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from detectron2.modeling import build_model
+
+    from facelib.export.onnx_export import export_onnx
+    from tiny_model import tiny_cfg
+
+    cfg = tiny_cfg()
+    onnx_path = str(tmp_path / "tiny.onnx")
+    export_onnx(build_model(cfg).eval(), cfg, onnx_path, example_size=(64, 96))
+    meta, rows = bench.main(["--config-file", cfg_file, "--size", "96x64", "--batch-sizes", "1", "2", "--iters", "1",
+                             "--warmup", "0", "--train-iters", "0", "--end-to-end", "--onnx", onnx_path,
+                             "--onnx-threads", "1", "2"])
+    ort = [r for r in rows if r["precision"] == "fp32 onnxruntime"]
+    # per thread count and batch size: the model-only and the end-to-end row
+    assert len(ort) == 2 * 2 * 2 and meta["onnx"] == onnx_path
+    assert {r["notes"].split(",")[0] for r in ort} == {"onnxruntime 1 thread(s)", "onnxruntime 2 thread(s)"}
+    assert all(r["median ms"] > 0 for r in ort)
