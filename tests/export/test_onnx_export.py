@@ -127,3 +127,31 @@ def test_demo_with_the_onnxruntime_backend(tmp_path):
         outs[backend] = json.loads((out / "detections.json").read_text())["results"][0]
     assert outs["pytorch"]["boxes"] and len(outs["pytorch"]["boxes"]) == len(outs["onnxruntime"]["boxes"])
     np.testing.assert_allclose(outs["onnxruntime"]["boxes"], outs["pytorch"]["boxes"], atol=0.02)
+
+
+def test_predict_dataset_onnx_equals_pytorch(tmp_path):
+    """tools/predict_dataset.py with both backends on the embedded synthetic set: the same
+    predictions JSON up to float rounding (what tools/analyze.py then scores)."""
+    import importlib.util
+    import json
+
+    from tiny_model import write_tiny_config
+
+    cfg = _cfg("retinanet")
+    path, weights, _ = _export(cfg, tmp_path)
+    cfg_path = write_tiny_config(tmp_path / "tiny.yaml", detections_per_image=60)
+    spec = importlib.util.spec_from_file_location("predict_tool", os.path.join(ROOT, "tools", "predict_dataset.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = {}
+    for backend in ("pytorch", "onnxruntime"):
+        f = tmp_path / backend / "face_predictions.json"
+        assert tool.main(["--config-file", cfg_path, "--dataset", "synthetic_faces_tiny", "--output", str(f),
+                          "--backend", backend, "--onnx", path, "MODEL.WEIGHTS", weights,
+                          "MODEL.RETINANET.SCORE_THRESH_TEST", "0.0"]) == 0
+        out[backend] = json.loads(f.read_text())["images"]
+    assert out["pytorch"].keys() == out["onnxruntime"].keys() and len(out["pytorch"]) > 0
+    for k in out["pytorch"]:
+        a, b = np.asarray(out["pytorch"][k]), np.asarray(out["onnxruntime"][k])
+        assert a.shape == b.shape and len(a) > 0
+        np.testing.assert_allclose(b, a, atol=2e-3, rtol=1e-5)
