@@ -23,7 +23,7 @@ __all__ = ["MODELS", "PREFIX", "model_zoo_root", "get_checkpoint_path"]
 
 PREFIX = "facelib-zoo://"
 
-# name -> {"file", "sha256", "config"}
+# name -> {"file", "sha256", "config"[, "omitted": prefix of the tensors left out (training-only)]}
 MODELS: Dict[str, Dict[str, str]] = {
     "retinanet_mnet025_facemask_1000it": {
         "file": "retinanet_mnet025_facemask_1000.pth",
@@ -34,6 +34,13 @@ MODELS: Dict[str, Dict[str, str]] = {
         "file": "retinanet_mnet025_facemask_3000.pth",
         "sha256": "e706851bd1f63fed8ad5e425c58e49b8214cd3f9cb8ee6393fdd2fbf5953dd52",
         "config": "configs/retinanet_mnet025_facemask.yaml",
+    },
+    "aofd_mnet025_facemask": {
+        "file": "aofd_mnet025_facemask.pth",
+        "sha256": "edbb7d925ae0a114c06caac5b199136718999977b192dec013b0e044ae43b231",
+        "config": "configs/aofd_mnet025_facemask.yaml",
+        # float16; inference weights: the training-only adversarial mask generator is left out
+        "omitted": "roi_heads.mask_generator.",
     },
     "refineface_mnet025_facemask_3000it": {
         "file": "refineface_mnet025_facemask_3000.pth",

@@ -49,9 +49,11 @@ def test_listed_checkpoints_load_into_their_config(name):
     DetectionCheckpointer(model).load("facelib-zoo://" + name)
     state = torch.load(path, map_location="cpu")["model"]
     loaded = model.state_dict()
-    assert set(state) == set(loaded)  # every tensor has its place, none is missing
-    for key, value in state.items():  # and is loaded as stored (no heuristic renaming)
-        assert torch.equal(loaded[key], value), key
+    omitted = model_zoo.MODELS[name].get("omitted")  # a training-only module left out on purpose
+    expected = {k for k in loaded if not (omitted and k.startswith(omitted))}
+    assert set(state) == expected  # every tensor has its place, none is missing
+    for key, value in state.items():  # and is loaded as stored (no heuristic renaming; float16 ones cast)
+        assert torch.equal(loaded[key], value.to(loaded[key].dtype)), key
 
 
 def test_earlier_retinaface_names_resolve_with_a_warning(caplog):
