@@ -140,18 +140,14 @@ def _to_model_format(bgr: np.ndarray, fmt: str) -> np.ndarray:
 def _load_cfg(config, opts: Optional[Sequence[str]] = None):
     from detectron2.config import CfgNode
 
-    from facelib.config import finalize_face_cfg, get_face_cfg
+    from facelib.config import finalize_face_cfg, load_face_cfg
     from facelib.plugins import load_plugins
 
     load_plugins()  # a CfgNode built elsewhere may name a plugin's meta-architecture
+    if isinstance(config, (str, os.PathLike)):
+        return load_face_cfg(config, opts or ())
     if isinstance(config, CfgNode):
         cfg = config.clone()
-    elif isinstance(config, (str, os.PathLike)):
-        path = os.fspath(config)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Config file not found: {path}")
-        cfg = get_face_cfg()
-        cfg.merge_from_file(path)
     else:
         raise TypeError(f"config must be a YAML path or a detectron2 CfgNode, got {type(config).__name__}")
     cfg.defrost()
@@ -294,9 +290,7 @@ class FaceDetector:
             if max_side is None:
                 bgr = load_image(image)
                 return bgr, os.fspath(image), bgr.shape[:2]
-            if not os.path.isfile(os.fspath(image)):
-                raise FileNotFoundError(f"Image file not found: {os.fspath(image)}")
-            bgr, orig = load_image_at_most(os.fspath(image), max_side)
+            bgr, orig = load_image_at_most(os.fspath(image), max_side)  # names a missing file
             return bgr, os.fspath(image), orig
         bgr = check_image(image, name=f"image {index}")
         return bgr, None, bgr.shape[:2]
@@ -413,30 +407,29 @@ class FaceDetector:
         if self.confidence_threshold is not None:
             keep = scores >= self.confidence_threshold
             boxes, scores = boxes[keep], scores[keep]
-        boxes = boxes.astype(np.float32).reshape(-1, 4)
-        boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, width)
-        boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, height)
-        return FaceDetections(boxes=boxes, scores=scores.astype(np.float32).reshape(-1),
-                              image_size=(height, width), file_name=file_name)
+        return _clipped_detections(boxes, scores, height, width, file_name)
 
     def _postprocess(self, output: Dict[str, Any], height: int, width: int, file_name) -> FaceDetections:
         inst = output["instances"].to("cpu")
         if self.confidence_threshold is not None:
             inst = inst[inst.scores.float() >= self.confidence_threshold]
-        boxes = inst.pred_boxes.tensor.float()
-        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
-        boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
-        det = FaceDetections(
-            boxes=boxes.numpy().astype(np.float32).reshape(-1, 4),
-            scores=inst.scores.float().numpy().astype(np.float32).reshape(-1),
-            image_size=(height, width),
-            file_name=file_name,
-        )
-        if inst.has("pred_occlusion_masks"):
-            det.occlusion_masks = _instance_masks(inst.pred_occlusion_masks, inst.pred_boxes, height, width)
+        det = _clipped_detections(inst.pred_boxes.tensor.float().numpy(), inst.scores.float().numpy(),
+                                  height, width, file_name)
+        if inst.has("pred_occlusion_masks"):  # pasted into the clipped boxes
+            det.occlusion_masks = _instance_masks(inst.pred_occlusion_masks, torch.from_numpy(det.boxes),
+                                                  height, width)
         if output.get("occlusion_mask", None) is not None:
             det.occlusion_mask = _image_mask(output["occlusion_mask"], height, width)
         return det
+
+
+def _clipped_detections(boxes, scores, height: int, width: int, file_name) -> FaceDetections:
+    """:class:`FaceDetections` of (N, 4) XYXY ``boxes`` clipped to the image, float32."""
+    boxes = np.array(boxes, dtype=np.float32).reshape(-1, 4)
+    boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, width)
+    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, height)
+    return FaceDetections(boxes=boxes, scores=np.asarray(scores, dtype=np.float32).reshape(-1),
+                          image_size=(height, width), file_name=file_name)
 
 
 # ---------------------------------------------------------------------------------------- masks

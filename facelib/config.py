@@ -61,6 +61,21 @@ def config_defaults(parent, key=None):
     return ConfigDefaults(parent[key])
 
 
+def load_face_cfg(path, opts=()):
+    """:func:`get_face_cfg` with the YAML ``path`` and the ``KEY VALUE`` ``opts`` merged, finalized
+    (:func:`finalize_face_cfg`), not frozen. ``FileNotFoundError`` names a missing file."""
+    import os
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Config file not found: {path}")
+    cfg = get_face_cfg()
+    cfg.merge_from_file(path)
+    if opts:
+        cfg.merge_from_list(list(opts))
+    return finalize_face_cfg(cfg)
+
+
 def get_face_cfg():
     """detectron2's default config + facelib's keys + every installed plugin's keys.
 

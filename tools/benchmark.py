@@ -231,9 +231,11 @@ def bench_onnxruntime(cfg, onnx_path, size, batch_sizes, threads, warmup, iters,
     w, h = size
     rows = []
     for n in threads:
-        runner = OnnxDenseRunner(onnx_path, num_threads=n, score_thresh=cfg.MODEL.RETINANET.SCORE_THRESH_TEST)
         detector = FaceDetector(cfg, confidence_threshold=None, backend="onnxruntime", onnx_path=onnx_path,
                                 num_threads=n) if end_to_end else None
+        # one onnxruntime session per thread count: the detector's when there is one
+        runner = detector._runner if detector is not None else OnnxDenseRunner(
+            onnx_path, num_threads=n, score_thresh=cfg.MODEL.RETINANET.SCORE_THRESH_TEST)
         rng = np.random.RandomState(0)
         for bs in batch_sizes:
             images = [rng.randint(0, 256, (3, h, w)).astype(np.uint8) for _ in range(bs)]

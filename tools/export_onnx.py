@@ -57,15 +57,11 @@ def main(argv=None):
     args = parse_args(argv)
     from detectron2.modeling import build_model
 
-    from facelib.config import finalize_face_cfg, get_face_cfg
+    from facelib.config import load_face_cfg
     from facelib.engine.checkpoint import FaceCheckpointer
     from facelib.export.onnx_export import export_onnx
 
-    cfg = get_face_cfg()
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.MODEL.DEVICE = "cpu"
-    finalize_face_cfg(cfg)
+    cfg = load_face_cfg(args.config_file, list(args.opts) + ["MODEL.DEVICE", "cpu"])
     cfg.freeze()
     model = build_model(cfg)
     if cfg.MODEL.WEIGHTS:

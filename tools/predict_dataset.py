@@ -48,16 +48,14 @@ def main(argv=None):
     from detectron2.data import DatasetCatalog
 
     from facelib.api import FaceDetector
-    from facelib.config import get_face_cfg
+    from facelib.config import load_face_cfg
     from facelib.data import register_all_facelib_datasets
     from facelib.evaluation.prediction_files import write_face_predictions
     from facelib.utils.progress import logged_progress
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = get_face_cfg()
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = load_face_cfg(args.config_file, args.opts)
     register_all_facelib_datasets(cfg.DATASETS.FACELIB.ROOT or None)
     dicts = DatasetCatalog.get(args.dataset)
     det = FaceDetector(cfg, confidence_threshold=None, batch_size=args.batch_size, backend=args.backend,

@@ -73,7 +73,7 @@ def main(argv=None):
     args = parse_args(argv)
     import torch
 
-    from facelib.config import finalize_face_cfg, get_face_cfg
+    from facelib.config import load_face_cfg
     from facelib.data import register_all_facelib_datasets
     from facelib.engine import FaceTrainer
     from facelib.modeling.face_retinanet import FaceRetinaNet
@@ -81,11 +81,7 @@ def main(argv=None):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = get_face_cfg()
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.MODEL.DEVICE = "cpu"
-    finalize_face_cfg(cfg)
+    cfg = load_face_cfg(args.config_file, list(args.opts) + ["MODEL.DEVICE", "cpu"])
     cfg.freeze()
     register_all_facelib_datasets(cfg.DATASETS.FACELIB.ROOT or None)
     model = FaceTrainer.build_model(cfg)

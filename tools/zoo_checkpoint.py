@@ -41,10 +41,10 @@ def main(argv=None):
         sys.exit(f"{args.input}: not a detectron2 checkpoint (no 'model' entry)")
     model = ckpt["model"]
     if args.drop:
-        dropped = [k for k in model if any(k.startswith(p) for p in args.drop)]
+        dropped = {k for k in model if k.startswith(tuple(args.drop))}
         if not dropped:
             sys.exit(f"--drop {args.drop}: no tensor has these prefixes")
-        model = {k: v for k, v in model.items() if k not in set(dropped)}
+        model = {k: v for k, v in model.items() if k not in dropped}
         print(f"dropped {len(dropped)} tensors under {', '.join(args.drop)}")
     if args.half:
         model = {k: (v.half() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in model.items()}

@@ -18,20 +18,10 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ["load_image_at_most", "image_size"]
+__all__ = ["load_image_at_most"]
 
 # EXIF orientations 5..8 swap width and height (detectron2.data.detection_utils._apply_exif_orientation)
 _TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
-
-
-def image_size(path: str) -> Tuple[int, int]:
-    """``(height, width)`` of an image file after EXIF orientation, from its header only."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        w, h = im.size
-        orientation = im.getexif().get(0x0112, 1)
-    return (w, h) if orientation in _TRANSPOSING_ORIENTATIONS else (h, w)
 
 
 def load_image_at_most(path: str, max_side: Optional[int]) -> Tuple[np.ndarray, Tuple[int, int]]:

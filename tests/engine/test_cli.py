@@ -1,6 +1,5 @@
 """One command-line convention: config overrides KEY VALUE at the end of every tool."""
 import argparse
-import importlib.util
 import os
 
 import pytest
@@ -33,9 +32,9 @@ def test_multi_value_options_do_not_swallow_overrides():
 
 
 def test_benchmark_takes_overrides_after_batch_sizes():
-    spec = importlib.util.spec_from_file_location("bench_tool", os.path.join(ROOT, "tools", "benchmark.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    from tool_loader import load_tool
+
+    mod = load_tool("benchmark")
     from facelib.engine.cli import parse_args_with_overrides as parse
 
     a = parse(mod.get_parser(),

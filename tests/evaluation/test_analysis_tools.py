@@ -1,7 +1,6 @@
 """``TEST.ANALYSIS.ENABLED``'s evaluator and ``tools/analyze.py`` on a hand-made registered dataset:
 the evaluator writes face_predictions.json + analysis.json + report, and analyze.py compares it
 with a second prediction set (values computed by hand)."""
-import importlib.util
 import json
 import math
 import os
@@ -17,9 +16,9 @@ from PIL import Image
 from facelib.config import add_facelib_config
 from facelib.evaluation.build import build_face_evaluator
 from facelib.evaluation.occlusion_analysis_evaluator import OcclusionAnalysisEvaluator
+from tool_loader import load_tool
 
 NAME = "_analysis_hand_facemask"
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -64,13 +63,6 @@ def test_eval_key_builds_the_analysis_evaluator(hand_dataset):
         build_face_evaluator(cfg, NAME, None)
 
 
-def _load_analyze_tool():
-    spec = importlib.util.spec_from_file_location("analyze_tool", os.path.join(ROOT, "tools", "analyze.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_evaluator_files_and_analyze_tool_comparison(hand_dataset, capsys):
     out_dir = hand_dataset / "run" / "inference" / NAME  # FaceTrainer.build_evaluator's output folder
     ev = OcclusionAnalysisEvaluator(NAME, str(out_dir), label="m1", distributed=False)
@@ -95,7 +87,7 @@ def test_evaluator_files_and_analyze_tool_comparison(hand_dataset, capsys):
     other = write_face_predictions(str(hand_dataset / "m2" / "face_predictions.json"), {
         "a": (np.array([[0, 0, 10, 10], [20, 0, 10, 10]], float), np.array([0.9, 0.6])),
         "b": (np.array([[0, 0, 20, 20]], float), np.array([0.7]))}, NAME)
-    tool = _load_analyze_tool()
+    tool = load_tool("analyze")
     report = hand_dataset / "report"
     # the evaluation run's OUTPUT_DIR is enough: its inference/<dataset>/analysis/ is read
     assert tool.main(["--dataset", NAME, "--pred", f"base={hand_dataset / 'run'}", "--pred", os.path.dirname(other),

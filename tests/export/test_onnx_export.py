@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from facelib.config import get_face_cfg
+from tool_loader import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 pytest.importorskip("onnxruntime")
@@ -104,7 +105,6 @@ def test_backend_argument_errors(tmp_path):
 
 
 def test_demo_with_the_onnxruntime_backend(tmp_path):
-    import importlib.util
     import json
 
     import cv2
@@ -115,9 +115,7 @@ def test_demo_with_the_onnxruntime_backend(tmp_path):
     path, weights, _ = _export(cfg, tmp_path)
     cv2.imwrite(str(tmp_path / "a.png"), np.random.RandomState(0).randint(0, 256, (96, 128, 3), dtype=np.uint8))
     cfg_path = write_tiny_config(tmp_path / "tiny.yaml", detections_per_image=60)
-    spec = importlib.util.spec_from_file_location("demo_onnx", os.path.join(ROOT, "tools", "demo.py"))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_tool("demo")
     outs = {}
     for backend in ("pytorch", "onnxruntime"):
         out = tmp_path / backend
@@ -132,7 +130,6 @@ def test_demo_with_the_onnxruntime_backend(tmp_path):
 def test_predict_dataset_onnx_equals_pytorch(tmp_path):
     """tools/predict_dataset.py with both backends on the embedded synthetic set: the same
     predictions JSON up to float rounding (what tools/analyze.py then scores)."""
-    import importlib.util
     import json
 
     from tiny_model import write_tiny_config
@@ -140,9 +137,7 @@ def test_predict_dataset_onnx_equals_pytorch(tmp_path):
     cfg = _cfg("retinanet")
     path, weights, _ = _export(cfg, tmp_path)
     cfg_path = write_tiny_config(tmp_path / "tiny.yaml", detections_per_image=60)
-    spec = importlib.util.spec_from_file_location("predict_tool", os.path.join(ROOT, "tools", "predict_dataset.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("predict_dataset")
     out = {}
     for backend in ("pytorch", "onnxruntime"):
         f = tmp_path / backend / "face_predictions.json"

@@ -1,15 +1,14 @@
 """tools/benchmark.py on a tiny random ResNet-18 FaceRetinaNet: the table's columns and rows, the
 JSON copy, the data-loader / training rows. No timing assertions."""
-import importlib.util
 import json
-import os
 
 import pytest
 import torch
 
 import facelib  # noqa: F401
 
-from tiny_model import ROOT, write_tiny_config
+from tiny_model import write_tiny_config
+from tool_loader import load_tool
 
 COLUMNS = ["task", "precision", "batch", "input (WxH)", "median ms", "p90 ms", "iters/s", "images/s", "dets/img",
            "notes"]
@@ -27,10 +26,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("facelib_benchmark_tool", os.path.join(ROOT, "tools", "benchmark.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("benchmark")
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """tools/demo.py: images (folder / glob / single file), JSON (with occlusion-mask RLE when the
 model makes masks), video, argument errors. A tiny random ResNet-18 FaceRetinaNet checkpoint."""
-import importlib.util
 import json
 import os
 
@@ -12,6 +11,7 @@ import torch
 import facelib  # noqa: F401
 from facelib.modeling.face_retinanet import FaceRetinaNet
 from tiny_model import ROOT, save_tiny_checkpoint, tiny_cfg, write_tiny_config
+from tool_loader import load_tool
 
 
 @pytest.fixture(autouse=True)
@@ -25,10 +25,7 @@ def _one_thread():
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("facelib_demo_tool", os.path.join(ROOT, "tools", "demo.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("demo")
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +208,6 @@ def test_detector_skip_option(setup, tmp_path):
 
 
 def _demo_peak_rss_kb(setup, image, out, *extra):
-    import resource  # noqa: F401  (used in the child)
     import subprocess
     import sys
 
